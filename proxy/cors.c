@@ -1,0 +1,577 @@
+/*
+ * The CORS decision: which policy an Origin falls under, whether a
+ * preflight asks for more than that policy allows, and the exact
+ * headers the response gets, in the order they are sent.
+ *
+ * The header values point at the policy's precomputed strings or at
+ * the request's own strings wherever possible.  What must be built (a
+ * Max-Age number, a reflected list of header names) goes into one
+ * allocation per decision, cors_result.owned.
+ *
+ * Access-Control-Request-Headers is attacker-controlled and may be
+ * long, so it is walked in place: the names are never copied out
+ * except into the reflected list, and a value over
+ * CORS_REQUEST_HEADERS_MAX is refused before it is walked at all.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cors.h"
+
+#define CORS_VARY	"Origin, Access-Control-Request-Method, " \
+			    "Access-Control-Request-Headers"
+#define CORS_VARY_PNA	CORS_VARY ", Access-Control-Request-Private-Network"
+
+/* Room for a Max-Age value: any long in decimal, and its NUL. */
+#define CORS_NUMBER_MAX	24
+
+/* The longest origin a reason quotes; logs need no more to tell. */
+#define CORS_REASON_ORIGIN_MAX	256
+
+/* What a walk of Access-Control-Request-Headers found. */
+struct cors_names {
+	bool		 overlong;	/* not walked */
+	size_t		 count;
+	size_t		 joined_len;	/* names joined with ", " */
+};
+
+
+bool
+cors_is_preflight(const struct cors_request *req)
+{
+	return req->method != NULL && strcmp(req->method, "OPTIONS") == 0 &&
+	    req->origin != NULL && req->request_method != NULL;
+}
+
+
+bool
+cors_is_cors_header(const char *name)
+{
+	return name != NULL && strncasecmp(name, "access-control-", 15) == 0;
+}
+
+
+void
+cors_result_clear(struct cors_result *out)
+{
+	if (out == NULL) {
+		return;
+	}
+	free(out->owned);
+	memset(out, 0, sizeof(*out));
+}
+
+
+/* A NULL value (a list the loader left unjoined) adds nothing. */
+static void
+cors_add(struct cors_result *out, const char *name, const char *value)
+{
+	if (value == NULL || out->nheaders == CORS_MAX_HEADERS) {
+		return;
+	}
+	out->headers[out->nheaders].name = name;
+	out->headers[out->nheaders].value = value;
+	out->nheaders++;
+}
+
+
+static void
+cors_set_reason(struct cors_result *out, enum cors_reason reason,
+    const char *name, size_t len)
+{
+	if (out->reason != CORS_REASON_NONE) {
+		return;
+	}
+	out->reason = reason;
+	if (len >= sizeof(out->denied)) {
+		len = sizeof(out->denied) - 1;
+	}
+	memcpy(out->denied, name, len);
+	out->denied[len] = '\0';
+}
+
+
+static bool
+cors_is_tchar(char c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9')) {
+		return true;
+	}
+	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+
+/* An HTTP token: what a method or a header name must be. */
+static bool
+cors_is_token(const char *s, size_t len)
+{
+	size_t	 i;
+
+	if (len == 0) {
+		return false;
+	}
+	for (i = 0; i < len; i++) {
+		if (!cors_is_tchar(s[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
+
+/*
+ * Steps to the next name of a comma-separated list, skipping spaces,
+ * tabs and empty elements.  Returns false at the end of the list.
+ */
+static bool
+cors_next_name(const char **cursor, const char **name, size_t *len)
+{
+	const char	*s = *cursor + strspn(*cursor, " \t,");
+	const char	*end;
+
+	if (*s == '\0') {
+		*cursor = s;
+		return false;
+	}
+	end = s + strcspn(s, ",");
+	*cursor = end;
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t')) {
+		end--;
+	}
+	*name = s;
+	*len = end - s;
+	return true;
+}
+
+
+static bool
+cors_list_has(const struct policy_list *list, const char *name,
+    size_t len, bool nocase)
+{
+	size_t	 i;
+
+	for (i = 0; i < list->count; i++) {
+		if (strlen(list->items[i]) != len) {
+			continue;
+		}
+		if (nocase ? strncasecmp(list->items[i], name, len) == 0 :
+		    memcmp(list->items[i], name, len) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+
+/*
+ * Finds the first candidate policy with a pattern matching origin, in
+ * the order of indexes (of the whole set when indexes is NULL).
+ */
+static const struct policy *
+cors_find_policy(const struct policy_set *set, const size_t *indexes,
+    size_t nindexes, const char *origin,
+    const struct origin_pattern **pattern)
+{
+	const struct policy	*p;
+	size_t			 i, j, n, len = strlen(origin);
+
+	n = indexes != NULL ? nindexes : set->count;
+	for (i = 0; i < n; i++) {
+		j = indexes != NULL ? indexes[i] : i;
+		if (j >= set->count) {
+			continue;
+		}
+		p = &set->policies[j];
+		for (*pattern = p->origins;
+		    *pattern < p->origins + p->norigins; (*pattern)++) {
+			if (origin_pattern_match(*pattern, origin, len)) {
+				return p;
+			}
+		}
+	}
+	*pattern = NULL;
+	return NULL;
+}
+
+
+/*
+ * With no matching policy there is no on_denied to read.  Rejecting
+ * needs every candidate to ask for it: one policy that forwards is
+ * enough to show the backend is meant to see such requests, and an
+ * empty candidate list has nobody asking.
+ */
+static bool
+cors_all_reject(const struct policy_set *set, const size_t *indexes,
+    size_t nindexes)
+{
+	size_t	 i, j, n, seen = 0;
+
+	n = indexes != NULL ? nindexes : set->count;
+	for (i = 0; i < n; i++) {
+		j = indexes != NULL ? indexes[i] : i;
+		if (j >= set->count) {
+			continue;
+		}
+		if (set->policies[j].on_denied != POLICY_DENIED_REJECT) {
+			return false;
+		}
+		seen++;
+	}
+	return seen > 0;
+}
+
+
+static const char *
+cors_vary(const struct policy *p, const struct cors_request *req)
+{
+	if (req->request_private_network ||
+	    (p != NULL && p->allow_private_network)) {
+		return CORS_VARY_PNA;
+	}
+	return CORS_VARY;
+}
+
+
+/* "*" is only safe to send where no credentials ride along. */
+static const char *
+cors_allow_origin(const struct cors_result *out,
+    const struct origin_pattern *pat, const struct cors_request *req)
+{
+	if (pat->kind == ORIGIN_ANY && !out->policy->allow_credentials) {
+		return "*";
+	}
+	return req->origin;
+}
+
+
+static void
+cors_deny_origin(const struct policy_set *set, const size_t *indexes,
+    size_t nindexes, const struct cors_request *req,
+    struct cors_result *out)
+{
+	out->decision = CORS_DENIED;
+	out->reason = CORS_REASON_ORIGIN;
+	if (set->mode == POLICY_REPORT) {
+		out->reported = true;
+	} else {
+		out->reject = cors_all_reject(set, indexes, nindexes);
+	}
+	if (out->preflight) {
+		cors_add(out, "Vary", cors_vary(NULL, req));
+	}
+}
+
+
+/*
+ * An actual request whose origin matched.  Expose "*" is a wildcard
+ * only without credentials; with them a browser reads it as a header
+ * called "*", so the proxy names the response's headers instead.
+ */
+static int
+cors_actual(struct cors_result *out, const struct origin_pattern *pat,
+    const struct cors_request *req)
+{
+	const struct policy_list	*expose = &out->policy->expose_headers;
+
+	out->decision = CORS_ALLOWED;
+	cors_add(out, "Access-Control-Allow-Origin",
+	    cors_allow_origin(out, pat, req));
+	if (out->policy->allow_credentials) {
+		cors_add(out, "Access-Control-Allow-Credentials", "true");
+	}
+	if (expose->any && out->policy->allow_credentials) {
+		out->expose_all = true;
+	} else if (expose->any) {
+		cors_add(out, "Access-Control-Expose-Headers", "*");
+	} else if (expose->count > 0) {
+		cors_add(out, "Access-Control-Expose-Headers",
+		    expose->joined);
+	}
+	return 0;
+}
+
+
+/* Walks the requested header names, validating nothing but length. */
+static void
+cors_count_names(const struct cors_request *req, struct cors_names *names)
+{
+	const char	*cursor = req->request_headers, *name;
+	size_t		 len;
+
+	memset(names, 0, sizeof(*names));
+	if (cursor == NULL) {
+		return;
+	}
+	if (strnlen(cursor, CORS_REQUEST_HEADERS_MAX + 1) >
+	    CORS_REQUEST_HEADERS_MAX) {
+		names->overlong = true;
+		return;
+	}
+	while (cors_next_name(&cursor, &name, &len)) {
+		names->joined_len += len + (names->count > 0 ? 2 : 0);
+		names->count++;
+	}
+}
+
+
+static void
+cors_check_method(const struct policy *p, const struct cors_request *req,
+    struct cors_result *out)
+{
+	const char	*m = req->request_method;
+	size_t		 len = strlen(m);
+
+	/* Methods are case-sensitive: "patch" is not "PATCH". */
+	if (!cors_is_token(m, len) || (!p->allow_methods.any &&
+	    !cors_list_has(&p->allow_methods, m, len, false))) {
+		cors_set_reason(out, CORS_REASON_METHOD, m, len);
+	}
+}
+
+
+static void
+cors_check_headers(const struct policy *p, const struct cors_request *req,
+    const struct cors_names *names, struct cors_result *out)
+{
+	const char	*cursor = req->request_headers, *name;
+	size_t		 len;
+
+	if (names->overlong) {
+		cors_set_reason(out, CORS_REASON_HEADER, "", 0);
+		return;
+	}
+	while (names->count > 0 && cors_next_name(&cursor, &name, &len)) {
+		if (!cors_is_token(name, len) || (!p->allow_headers.any &&
+		    !cors_list_has(&p->allow_headers, name, len, true))) {
+			cors_set_reason(out, CORS_REASON_HEADER, name, len);
+			return;
+		}
+	}
+}
+
+
+/* Joins the requested names with ", " into buf, which has room. */
+static void
+cors_join_names(const struct cors_request *req, char *buf)
+{
+	const char	*cursor = req->request_headers, *name;
+	size_t		 len;
+	char		*w = buf;
+
+	while (cors_next_name(&cursor, &name, &len)) {
+		if (w != buf) {
+			memcpy(w, ", ", 2);
+			w += 2;
+		}
+		memcpy(w, name, len);
+		w += len;
+	}
+	*w = '\0';
+}
+
+
+/*
+ * Builds what must be built: the Max-Age number and, when the names
+ * are reflected, their list.  One allocation for both.
+ */
+static int
+cors_build_owned(struct cors_result *out, const struct cors_request *req,
+    const struct cors_names *names, bool reflect, const char **age,
+    const char **list)
+{
+	size_t	 size = 0;
+
+	*age = NULL;
+	*list = NULL;
+	if (out->policy->max_age >= 0) {
+		size += CORS_NUMBER_MAX;
+	}
+	if (reflect && names->count > 0) {
+		size += names->joined_len + 1;
+	}
+	if (size == 0) {
+		return 0;
+	}
+	if ((out->owned = malloc(size)) == NULL) {
+		return -1;
+	}
+
+	if (out->policy->max_age >= 0) {
+		*age = out->owned;
+		snprintf(out->owned, CORS_NUMBER_MAX, "%ld",
+		    out->policy->max_age);
+	}
+	if (reflect && names->count > 0) {
+		*list = out->owned + (*age != NULL ? CORS_NUMBER_MAX : 0);
+		cors_join_names(req, (char *)*list);
+	}
+	return 0;
+}
+
+
+/*
+ * The headers of a preflight answered as allowed.  In report mode a
+ * would-be denial is answered the same way, reflecting what was asked
+ * so the browser proceeds.
+ */
+static int
+cors_allow_preflight(struct cors_result *out,
+    const struct origin_pattern *pat, const struct cors_request *req,
+    const struct cors_names *names)
+{
+	const struct policy	*p = out->policy;
+	const char		*age, *list, *value;
+	bool			 rm, rh, pna;
+
+	rm = p->allow_methods.any || out->reported;
+	rh = p->allow_headers.any || out->reported;
+	pna = req->request_private_network &&
+	    (p->allow_private_network || out->reported);
+	if (cors_build_owned(out, req, names, rh, &age, &list) == -1) {
+		return -1;
+	}
+
+	out->decision = CORS_ALLOWED;
+	cors_add(out, "Access-Control-Allow-Origin",
+	    cors_allow_origin(out, pat, req));
+	cors_add(out, "Access-Control-Allow-Methods",
+	    rm ? req->request_method : p->allow_methods.joined);
+	if (names->count > 0 || names->overlong) {
+		value = names->overlong ? req->request_headers : list;
+		cors_add(out, "Access-Control-Allow-Headers",
+		    rh ? value : p->allow_headers.joined);
+	}
+	if (p->allow_credentials) {
+		cors_add(out, "Access-Control-Allow-Credentials", "true");
+	}
+	cors_add(out, "Access-Control-Max-Age", age);
+	if (pna) {
+		cors_add(out, "Access-Control-Allow-Private-Network", "true");
+	}
+	cors_add(out, "Vary", cors_vary(p, req));
+	return 0;
+}
+
+
+static int
+cors_preflight(const struct policy_set *set, struct cors_result *out,
+    const struct origin_pattern *pat, const struct cors_request *req)
+{
+	const struct policy	*p = out->policy;
+	struct cors_names	 names;
+
+	cors_count_names(req, &names);
+	cors_check_method(p, req, out);
+	cors_check_headers(p, req, &names, out);
+	if (req->request_private_network && !p->allow_private_network) {
+		cors_set_reason(out, CORS_REASON_PRIVATE_NETWORK, "", 0);
+	}
+
+	if (out->reason != CORS_REASON_NONE && set->mode == POLICY_REPORT) {
+		out->reported = true;
+	} else if (out->reason != CORS_REASON_NONE) {
+		out->decision = CORS_DENIED;
+		cors_add(out, "Vary", cors_vary(p, req));
+		return 0;
+	}
+	return cors_allow_preflight(out, pat, req, &names);
+}
+
+
+int
+cors_decide(const struct policy_set *set, const size_t *indexes,
+    size_t nindexes, const struct cors_request *req,
+    struct cors_result *out)
+{
+	const struct origin_pattern	*pat;
+
+	memset(out, 0, sizeof(*out));
+	out->preflight = cors_is_preflight(req);
+	if (req->origin == NULL) {
+		out->decision = CORS_NO_ORIGIN;
+		return 0;
+	}
+
+	out->policy = cors_find_policy(set, indexes, nindexes, req->origin,
+	    &pat);
+	if (out->policy == NULL) {
+		cors_deny_origin(set, indexes, nindexes, req, out);
+		return 0;
+	}
+	if (!out->preflight) {
+		return cors_actual(out, pat, req);
+	}
+	if (cors_preflight(set, out, pat, req) == -1) {
+		cors_result_clear(out);
+		return -1;
+	}
+	return 0;
+}
+
+
+static void
+cors_header_reason(const struct cors_result *r, const char *name,
+    char *buf, size_t len)
+{
+	if (r->denied[0] == '\0') {
+		snprintf(buf, len, "Access-Control-Request-Headers is longer "
+		    "than %d bytes", CORS_REQUEST_HEADERS_MAX);
+	} else {
+		snprintf(buf, len, "header '%s' is not allowed by policy "
+		    "'%s'", r->denied, name);
+	}
+}
+
+
+static void
+cors_allowed_reason(const struct cors_result *r, const char *name,
+    char *buf, size_t len)
+{
+	if (r->decision == CORS_NO_ORIGIN) {
+		snprintf(buf, len, "no Origin header");
+	} else {
+		snprintf(buf, len, "allowed by policy '%s'", name);
+	}
+}
+
+
+void
+cors_reason_text(const struct cors_result *r, const char *origin,
+    char *buf, size_t len)
+{
+	const char	*name = r->policy != NULL ? r->policy->name : "";
+	int		 olen;
+
+	if (buf == NULL || len == 0) {
+		return;
+	}
+	if (origin == NULL) {
+		origin = "";
+	}
+	olen = (int)strnlen(origin, CORS_REASON_ORIGIN_MAX);
+
+	switch (r->reason) {
+	case CORS_REASON_ORIGIN:
+		snprintf(buf, len, "origin '%.*s%s' is not allowed by any "
+		    "policy", olen, origin,
+		    origin[olen] != '\0' ? "..." : "");
+		break;
+	case CORS_REASON_METHOD:
+		snprintf(buf, len, "method '%s' is not allowed by policy "
+		    "'%s'", r->denied, name);
+		break;
+	case CORS_REASON_HEADER:
+		cors_header_reason(r, name, buf, len);
+		break;
+	case CORS_REASON_PRIVATE_NETWORK:
+		snprintf(buf, len, "private network access is not allowed "
+		    "by policy '%s'", name);
+		break;
+	default:
+		cors_allowed_reason(r, name, buf, len);
+		break;
+	}
+}

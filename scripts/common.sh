@@ -1,0 +1,52 @@
+# Shared by scripts/dev and scripts/test: install what is missing from
+# Debian's packages, then configure and build.  Sourced, not run.
+
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+# What building and testing needs, as Debian 12 package names.
+packages="gcc pkg-config meson ninja-build libevent-dev libyaml-dev
+    libpcre2-dev libssl-dev libcriterion-dev curl ca-certificates"
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	else
+		sudo "$@"
+	fi
+}
+
+missing_packages() {
+	for p in $packages; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+		    grep -q 'install ok installed' || echo "$p"
+	done
+	# 2.1.12-stable-8+deb12u1 carries the HTTP parsing fixes we rely on.
+	v=$(dpkg-query -W -f='${Version}' libevent-dev 2>/dev/null || true)
+	if [ -n "$v" ] &&
+	    dpkg --compare-versions "$v" lt 2.1.12-stable-8+deb12u1; then
+		echo libevent-dev
+	fi
+	command -v node >/dev/null 2>&1 || echo nodejs
+}
+
+install_missing() {
+	missing=$(missing_packages | sort -u | tr '\n' ' ')
+	[ -z "${missing% }" ] && return 0
+	echo "installing: $missing" >&2
+	as_root apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq \
+	    $missing >&2
+}
+
+# build_dir NAME [MESON OPTIONS...]: configure once, then build.
+build_dir() {
+	dir=$1
+	shift
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$@" >&2
+	fi
+	ninja -C "$dir" >&2
+}

@@ -1,0 +1,232 @@
+'use strict';
+/*
+ * The command line: --version, --help, usage errors (exit 2), --check
+ * (exit 0 valid, 1 invalid, every error as FILE:LINE:COLUMN), the
+ * start-up line, several listeners and upstreams, flags over the file.
+ */
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const h = require('./harness');
+
+const T = { timeout: 20000 };
+
+function projectVersion() {
+	const meson = fs.readFileSync(path.join(h.sourceRoot(), 'meson.build'),
+	    'utf8');
+	const m = /version\s*:\s*'([^']+)'/.exec(meson);
+
+	return m ? m[1] : null;
+}
+
+function nonEmptyLines(text) {
+	return text.split('\n').filter((l) => l.trim().length);
+}
+
+test('--version prints the version and exits 0', T, async () => {
+	const r = await h.runCli(['--version']);
+	const version = projectVersion();
+
+	assert.equal(r.code, 0, r.stderr);
+	assert.ok(version, 'no version in meson.build');
+	assert.ok(r.stdout.includes(version),
+	    `--version printed ${JSON.stringify(r.stdout)}, not ${version}`);
+});
+
+test('--help prints usage naming every option and exits 0', T, async () => {
+	const r = await h.runCli(['--help']);
+
+	assert.equal(r.code, 0, r.stderr);
+	for (const opt of ['-c', '-p', '-l', '-u', '-o', '-w', '--check']) {
+		const re = new RegExp(`(^|[\\s\\[,])${opt}\\b`, 'm');
+		assert.match(r.stdout, re, `--help does not name ${opt}`);
+	}
+	assert.match(r.stdout, /usage/i);
+});
+
+test('an unknown flag exits 2 with an error line and a usage hint', T,
+    async () => {
+	const r = await h.runCli(['--bogus']);
+	const lines = nonEmptyLines(r.stderr);
+
+	assert.equal(r.code, 2, r.stderr);
+	assert.equal(r.stdout, '');
+	assert.ok(lines.length >= 1);
+	assert.match(lines[0], /--bogus/, 'first stderr line names the flag');
+	assert.match(r.stderr, /--help|usage/i);
+});
+
+test('a flag without its value exits 2 with a usage hint', T, async () => {
+	const r = await h.runCli(['-l']);
+
+	assert.equal(r.code, 2, r.stderr);
+	assert.match(nonEmptyLines(r.stderr)[0] || '', /-l\b/);
+	assert.match(r.stderr, /--help|usage/i);
+});
+
+test('--check accepts proxy.yaml.example and prints a one-line summary', T,
+    async () => {
+	const r = await h.runCli(['--check', '-c', 'proxy.yaml.example']);
+
+	assert.equal(r.code, 0, r.stderr);
+	assert.equal(nonEmptyLines(r.stdout).length, 1,
+	    `--check printed ${JSON.stringify(r.stdout)}`);
+	assert.doesNotMatch(r.stderr, /error/i);
+});
+
+test('--check reports every error as FILE:LINE:COLUMN and exits 1', T,
+    async (t) => {
+	const dir = h.tempDir(t);
+	/* Two errors: a misspelt key at 2:1 and a bad duration whose value
+	 * starts at 5:18. */
+	const file = h.writeConfig(dir, [
+		'# broken on purpose',
+		'lisen: 127.0.0.1:8080',
+		'upstream: http://127.0.0.1:3000',
+		'timeouts:',
+		'  upstream_read: 10 parsecs',
+		'',
+	].join('\n'));
+	const r = await h.runCli(['--check', '-c', file]);
+	const errors = nonEmptyLines(r.stderr).filter((l) =>
+	    l.startsWith(`${file}:`));
+
+	assert.equal(r.code, 1, r.stderr);
+	assert.equal(errors.length, 2, r.stderr);
+	const unknown = errors.find((l) => l.startsWith(`${file}:2:1: error: `));
+	const duration = errors.find((l) =>
+	    l.startsWith(`${file}:5:18: error: `));
+	assert.ok(unknown, `no error at 2:1 in:\n${r.stderr}`);
+	assert.match(unknown, /lisen/);
+	assert.match(unknown, /did you mean 'listen'/);
+	assert.ok(duration, `no error at 5:18 in:\n${r.stderr}`);
+	assert.match(duration, /upstream_read|parsecs|duration/);
+});
+
+for (const env of ['production', 'staging', 'development']) {
+	test(`--check accepts policies/${env}.yaml`, T, async () => {
+		const r = await h.runCli(['--check', '-p',
+		    `policies/${env}.yaml`]);
+
+		assert.equal(r.code, 0, r.stderr);
+		assert.doesNotMatch(r.stderr, /error/i);
+	});
+}
+
+test('the start-up line names the listen address, upstream and origins', T,
+    async (t) => {
+	const backend = await h.backendFor(t);
+	const proxy = await h.startProxy(['-u', backend.url], { t });
+	const line = proxy.startLine;
+
+	assert.match(line, /^corsproxy \S+: /);
+	assert.ok(line.includes(`listening on http://127.0.0.1:${proxy.port}`),
+	    line);
+	assert.ok(line.includes(`forwarding to ${backend.url}`), line);
+	for (const o of ['http://localhost:*', 'http://127.0.0.1:*',
+	    'http://[::1]:*']) {
+		assert.ok(line.includes(o), `${o} missing: ${line}`);
+	}
+	assert.notEqual(proxy.port, 0);
+	const { echo } = await h.echo(proxy.port);
+	assert.equal(echo.url, '/echo');
+});
+
+test('-o origins appear in the start-up line', T, async (t) => {
+	const backend = await h.backendFor(t);
+	const proxy = await h.startProxy(['-u', backend.url,
+	    '-o', 'https://app.test'], { t });
+
+	assert.ok(proxy.startLine.includes('https://app.test'),
+	    proxy.startLine);
+	assert.ok(!proxy.startLine.includes('http://localhost:*'),
+	    proxy.startLine);
+});
+
+test('-l given twice listens on both addresses', T, async (t) => {
+	const backend = await h.backendFor(t);
+	const v6 = await h.ipv6Loopback();
+	const args = ['-u', backend.url, '-l', '127.0.0.1:0'];
+
+	if (v6) {
+		args.push('-l', '[::1]:0');
+	} else {
+		/* No IPv6 loopback here: a second IPv4 listener still
+		 * shows that -l repeats. */
+		args.push('-l', '127.0.0.1:0');
+	}
+	const proxy = await h.startProxy(args, { t });
+
+	assert.equal(proxy.addresses.length, 2, proxy.startLine);
+	assert.equal(proxy.addresses[0].host, '127.0.0.1');
+	assert.equal(proxy.addresses[1].host, v6 ? '::1' : '127.0.0.1');
+	if (v6) {
+		assert.match(proxy.startLine, /http:\/\/\[::1\]:\d+/);
+	}
+	for (const a of proxy.addresses) {
+		const { echo } = await h.echo(a.port, { host: a.hostText,
+		    connectHost: a.host,
+		    target: `/echo/via/${a.port}` });
+		assert.equal(echo.url, `/echo/via/${a.port}`);
+	}
+	assert.notEqual(proxy.addresses[0].port, proxy.addresses[1].port);
+});
+
+test('-u given twice spreads requests over both servers', T, async (t) => {
+	const a = await h.backendFor(t, { name: 'a' });
+	const b = await h.backendFor(t, { name: 'b' });
+	const proxy = await h.startProxy(['-u', a.url, '-u', b.url], { t });
+	const seen = { a: 0, b: 0 };
+
+	for (let i = 0; i < 10; i++) {
+		const { echo } = await h.echo(proxy.port,
+		    { target: `/echo/lb/${i}` });
+		seen[echo.backend]++;
+	}
+	assert.equal(seen.a + seen.b, 10);
+	assert.ok(seen.a >= 2 && seen.b >= 2,
+	    `requests per server: ${JSON.stringify(seen)}`);
+});
+
+test('-u overrides the upstream of the config file', T, async (t) => {
+	const backend = await h.backendFor(t);
+	const dead = await h.closedPort();
+	/* The file's listen address is used: no -l given.  The file
+	 * refuses port 0, so it names a port that was free a moment ago. */
+	const port = await h.closedPort();
+	const dir = h.tempDir(t);
+	const file = h.writeConfig(dir, `
+listen: 127.0.0.1:${port}
+upstream: http://127.0.0.1:${dead}
+`);
+	const proxy = await h.startProxy(['-c', file, '-u', backend.url],
+	    { t, noListen: true });
+
+	assert.equal(proxy.port, port, proxy.startLine);
+
+	assert.ok(proxy.startLine.includes(`forwarding to ${backend.url}`),
+	    proxy.startLine);
+	const { echo } = await h.echo(proxy.port, { target: '/echo/override' });
+	assert.equal(echo.url, '/echo/override');
+	assert.equal(backend.count('/echo/override'), 1);
+});
+
+test('-l overrides the listen address of the config file', T, async (t) => {
+	const backend = await h.backendFor(t);
+	const dir = h.tempDir(t);
+	/* 192.0.2.1 (TEST-NET-1) is not on this machine: binding it would
+	 * fail, so the proxy only starts if -l replaced it. */
+	const file = h.writeConfig(dir, `
+listen: 192.0.2.1:9
+upstream: ${backend.url}
+`);
+	const proxy = await h.startProxy(['-c', file, '-l', '127.0.0.1:0'],
+	    { t });
+
+	assert.equal(proxy.addresses.length, 1, proxy.startLine);
+	assert.equal(proxy.host, '127.0.0.1');
+	const { echo } = await h.echo(proxy.port);
+	assert.equal(echo.url, '/echo');
+});
