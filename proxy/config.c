@@ -2465,3 +2465,36 @@ config_summary(const struct config *conf, char *buf, size_t len)
 	    set->file != NULL ? " from " : "",
 	    set->file != NULL ? set->file : "");
 }
+
+
+/*
+ * Routes at request time.
+ */
+
+const struct config_route *
+config_route_match(const struct config *conf, const char *target,
+    const char *host)
+{
+	size_t	 i, hostlen = 0;
+
+	if (host != NULL) {
+		const char	*colon = strrchr(host, ':');
+
+		/* "[::1]:8080" keeps its brackets; only a port goes. */
+		hostlen = (colon != NULL && strchr(colon, ']') == NULL) ?
+		    (size_t)(colon - host) : strlen(host);
+	}
+	for (i = 0; i < conf->nroutes; i++) {
+		const struct config_route	*r = &conf->routes[i];
+
+		if (r->host != NULL && (host == NULL ||
+		    strlen(r->host) != hostlen ||
+		    strncasecmp(r->host, host, hostlen) != 0)) {
+			continue;
+		}
+		if (strncmp(target, r->path, strlen(r->path)) == 0) {
+			return r;
+		}
+	}
+	return &conf->routes[conf->nroutes - 1];
+}

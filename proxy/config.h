@@ -161,6 +161,12 @@ int		 config_parse_hostport(const char *, char **host, int *port);
 int		 config_parse_server(const char *url, struct config_server *,
 		    char *errbuf, size_t errlen);
 
+/* Returns the first route whose host (when it names one; any port in
+ * host is ignored) and path prefix match the request target; the
+ * catch-all route when none does. */
+const struct config_route *config_route_match(const struct config *,
+		    const char *target, const char *host);
+
 /* Writes the one-line summary that --check and start-up print. */
 void		 config_summary(const struct config *, char *buf, size_t len);
 

@@ -575,3 +575,87 @@ cors_reason_text(const struct cors_result *r, const char *origin,
 		break;
 	}
 }
+
+
+/* The policy a fix for an unmatched origin goes into: the first one
+ * the route consults, or NULL when it consults none. */
+static const struct policy *
+cors_fix_policy(const struct policy_set *set, const size_t *indexes,
+    size_t nindexes)
+{
+	if (indexes == NULL) {
+		return (set->count > 0 ? &set->policies[0] : NULL);
+	}
+	if (nindexes > 0 && indexes[0] < set->count) {
+		return (&set->policies[indexes[0]]);
+	}
+	return (NULL);
+}
+
+
+/* A list with one more item, written as a YAML flow sequence. */
+static void
+cors_fix_list(char *buf, size_t len, const char *key,
+    const struct policy_list *list, const char *item)
+{
+	if (list->any || item[0] == '\0') {
+		snprintf(buf, len, "%s: \"*\"", key);
+	} else if (list->count == 0) {
+		snprintf(buf, len, "%s: [%s]", key, item);
+	} else {
+		snprintf(buf, len, "%s: [%s, %s]", key, list->joined, item);
+	}
+}
+
+
+void
+cors_fix_text(const struct policy_set *set, const size_t *indexes,
+    size_t nindexes, const struct cors_result *r, const char *origin,
+    struct cors_fix *fix)
+{
+	const struct policy	*p = r->policy;
+	int			 olen;
+
+	origin = origin != NULL ? origin : "";
+	olen = (int)strnlen(origin, CORS_REASON_ORIGIN_MAX);
+	if (r->reason == CORS_REASON_ORIGIN) {
+		p = cors_fix_policy(set, indexes, nindexes);
+	}
+	fix->policy = p;
+	fix->add = r->reason == CORS_REASON_ORIGIN;
+	if (p != NULL && p->mark.line == 0) {
+		snprintf(fix->where, sizeof(fix->where), "policy '%s' (built "
+		    "in: pass -o, or write a policy file and pass -p)",
+		    p->name);
+	} else if (p != NULL) {
+		snprintf(fix->where, sizeof(fix->where), "policy '%s' at "
+		    "%s:%d:%d", p->name, p->mark.file ? p->mark.file : "-",
+		    p->mark.line, p->mark.column);
+	} else {
+		snprintf(fix->where, sizeof(fix->where), "the policies of %s",
+		    set->file != NULL ? set->file : "the configuration");
+	}
+	switch (r->reason) {
+	case CORS_REASON_ORIGIN:
+		snprintf(fix->change, sizeof(fix->change), p != NULL ?
+		    "origins:\n  - %.*s" :
+		    "policies:\n  - name: allowed\n    origins: [%.*s]",
+		    olen, origin);
+		break;
+	case CORS_REASON_METHOD:
+		cors_fix_list(fix->change, sizeof(fix->change),
+		    "allow_methods", &p->allow_methods, r->denied);
+		break;
+	case CORS_REASON_HEADER:
+		cors_fix_list(fix->change, sizeof(fix->change),
+		    "allow_headers", &p->allow_headers, r->denied);
+		break;
+	case CORS_REASON_PRIVATE_NETWORK:
+		snprintf(fix->change, sizeof(fix->change),
+		    "allow_private_network: true");
+		break;
+	default:
+		fix->change[0] = '\0';
+		break;
+	}
+}

@@ -119,6 +119,21 @@ int	cors_decide(const struct policy_set *set, const size_t *indexes,
 void	cors_reason_text(const struct cors_result *, const char *origin,
 	    char *buf, size_t len);
 
+/* The YAML change that would allow a denied request. */
+struct cors_fix {
+	const struct policy	*policy;	/* where it goes; NULL: a new
+						 * policy in the policy list */
+	char			 where[400];	/* "policy 'app' at FILE:L:C" */
+	bool			 add;		/* change holds items to add
+						 * to a list; else keys to set */
+	char			 change[640];	/* YAML, may span lines */
+};
+
+/* Fills fix for the denial in r, decided over the same policies. */
+void	cors_fix_text(const struct policy_set *set, const size_t *indexes,
+	    size_t nindexes, const struct cors_result *r, const char *origin,
+	    struct cors_fix *fix);
+
 /* Returns true for a response header the proxy must drop from the
  * upstream when a policy decided: any Access-Control-* header. */
 bool	cors_is_cors_header(const char *name);

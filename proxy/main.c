@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "explain.h"
 #include "log.h"
 #include "server.h"
 
@@ -37,6 +38,8 @@ static const char main_usage[] =
 "usage: corsproxy [-c FILE] [-p FILE] [-l ADDR:PORT]... [-u URL]...\n"
 "                 [-o ORIGIN]... [-w N] [-v|-q]\n"
 "       corsproxy --check [-c FILE] [-p FILE]\n"
+"       corsproxy explain [-c FILE] [-p FILE] --origin ORIGIN [--method M]\n"
+"                 [--header NAME]... [--path PATH] [--private-network]\n"
 "       corsproxy --version | --help\n";
 
 static const char main_help[] =
@@ -56,6 +59,8 @@ static const char main_help[] =
 "  -w, --workers N          worker processes (default: one per CPU)\n"
 "      --check              validate the configuration and exit:\n"
 "                           0 valid, 1 invalid\n"
+"  explain ...              show what the proxy would do with a request\n"
+"                           from ORIGIN: exit 0 allowed, 1 denied\n"
 "  -v, --verbose            log debug messages\n"
 "  -q, --quiet              log errors only\n"
 "      --version            print the version\n"
@@ -222,6 +227,9 @@ main(int argc, char **argv)
 	char			 summary[512];
 	int			 rc;
 
+	if (argc > 1 && strcmp(argv[1], "explain") == 0) {
+		return (explain_main(argc - 1, argv + 1));
+	}
 	memset(&o, 0, sizeof(o));
 	memset(&diag, 0, sizeof(diag));
 	if ((rc = main_parse(&o, argc, argv)) != 0) {

@@ -390,7 +390,7 @@ exchange_error(struct exchange *ex, int status, const char *error,
 static void
 exchange_answer_preflight(struct exchange *ex)
 {
-	char	 reason[512], escaped[1024];
+	char	 reason[512];
 
 	if (ex->cors.decision == CORS_ALLOWED) {
 		exchange_reply(ex, 204, "No Content", NULL, NULL);
@@ -398,8 +398,6 @@ exchange_answer_preflight(struct exchange *ex)
 	}
 	cors_reason_text(&ex->cors, ex->creq.origin, reason,
 	    sizeof(reason) - 2);
-	log_info("preflight from %s denied: %s", ex->client_addr,
-	    log_escape(escaped, sizeof(escaped), reason, strlen(reason)));
 	strcat(reason, "\n");
 	exchange_reply(ex, 403, "Forbidden", "text/plain; charset=utf-8",
 	    reason);
@@ -998,32 +996,46 @@ proxy_count_headers(const struct evkeyvalq *headers)
 }
 
 
-/* Returns the first route whose host and path prefix match. */
-static const struct config_route *
-proxy_route(const struct config *config, const char *uri,
-    const char *host)
+/* Copies a multi-line YAML change onto one line, for the log. */
+static void
+proxy_one_line(char *dst, size_t len, const char *src)
 {
-	size_t	 i, hostlen = 0;
+	size_t	 o = 0;
 
-	if (host != NULL) {
-		const char	*colon = strrchr(host, ':');
-
-		hostlen = (colon != NULL && strchr(colon, ']') == NULL) ?
-		    (size_t)(colon - host) : strlen(host);
-	}
-	for (i = 0; i < config->nroutes; i++) {
-		const struct config_route	*r = &config->routes[i];
-
-		if (r->host != NULL && (host == NULL ||
-		    strlen(r->host) != hostlen ||
-		    strncasecmp(r->host, host, hostlen) != 0)) {
-			continue;
-		}
-		if (strncmp(uri, r->path, strlen(r->path)) == 0) {
-			return (r);
+	for (; *src != '\0' && o + 1 < len; src++) {
+		if (*src == '\n') {
+			dst[o++] = ' ';
+			src += strspn(src + 1, " ");
+		} else {
+			dst[o++] = *src;
 		}
 	}
-	return (&config->routes[config->nroutes - 1]);
+	dst[o] = '\0';
+}
+
+
+/* Every denial, and in report mode every would-be denial, is logged
+ * once: what was refused, by which policy, and the YAML that would
+ * allow it.  A client can cause these, so they are info, escaped. */
+static void
+exchange_log_denial(struct exchange *ex)
+{
+	const struct config_route	*r = ex->route;
+	struct cors_fix			 fix;
+	char				 reason[512], change[700];
+	char				 line[1800], escaped[2400];
+
+	cors_reason_text(&ex->cors, ex->creq.origin, reason, sizeof(reason));
+	cors_fix_text(&ex->proxy->config->policies,
+	    r->all_policies ? NULL : r->policies, r->npolicies, &ex->cors,
+	    ex->creq.origin, &fix);
+	proxy_one_line(change, sizeof(change), fix.change);
+	snprintf(line, sizeof(line), "%s %s from %s: %s; to allow it, %s %s: "
+	    "%s", ex->cors.reported ? "report only: would deny" : "denied",
+	    ex->cors.preflight ? "preflight" : "request", ex->client_addr,
+	    reason, fix.add ? "add to" : "set in", fix.where, change);
+	log_info("cors: %s", log_escape(escaped, sizeof(escaped), line,
+	    strlen(line)));
 }
 
 
@@ -1114,7 +1126,7 @@ proxy_handle(struct evhttp_request *req, void *arg)
 		evhttp_send_error(req, 500, "Internal Server Error");
 		return;
 	}
-	ex->route = proxy_route(p->config, evhttp_request_get_uri(req),
+	ex->route = config_route_match(p->config, evhttp_request_get_uri(req),
 	    evhttp_find_header(in, "Host"));
 	if (exchange_decide(ex) == -1) {
 		exchange_error(ex, 500, "internal_error", "out of memory");
@@ -1122,6 +1134,9 @@ proxy_handle(struct evhttp_request *req, void *arg)
 	}
 	evhttp_connection_set_closecb(ex->client_conn, exchange_client_closed,
 	    ex);
+	if (ex->cors.decision == CORS_DENIED || ex->cors.reported) {
+		exchange_log_denial(ex);
+	}
 	if (proxy_count_headers(in) > p->config->limits.header_count) {
 		exchange_error(ex, 431, "request_header_fields_too_large",
 		    "the request has too many header fields");

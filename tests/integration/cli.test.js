@@ -134,6 +134,35 @@ test('the start-up line names the listen address, upstream and origins', T,
 	assert.equal(echo.url, '/echo');
 });
 
+test('with no arguments listens on 127.0.0.1:8080 and forwards to ' +
+    '127.0.0.1:3000', T, async (t) => {
+	let proxy;
+
+	try {
+		proxy = await h.startProxy([], { t, noListen: true,
+		    workers: null });
+	} catch (e) {
+		/* Someone else holds 8080 here: nothing to learn. */
+		if (/in use|EADDRINUSE/i.test(e.message)) {
+			t.skip('127.0.0.1:8080 is in use on this machine');
+			return;
+		}
+		throw e;
+	}
+	assert.deepEqual(proxy.addresses.map((a) => `${a.host}:${a.port}`),
+	    ['127.0.0.1:8080'], proxy.startLine);
+	assert.ok(proxy.startLine.includes(
+	    'forwarding to http://127.0.0.1:3000'), proxy.startLine);
+	for (const o of ['http://localhost:*', 'http://127.0.0.1:*',
+	    'http://[::1]:*']) {
+		assert.ok(proxy.startLine.includes(o), proxy.startLine);
+	}
+	const res = await h.request(8080, { method: 'OPTIONS',
+	    target: '/api', headers: [['Origin', h.DEV_ORIGIN],
+	    ['Access-Control-Request-Method', 'DELETE']] });
+	assert.equal(res.status, 204, res.statusLine);
+});
+
 test('-o origins appear in the start-up line', T, async (t) => {
 	const backend = await h.backendFor(t);
 	const proxy = await h.startProxy(['-u', backend.url,

@@ -159,7 +159,10 @@ async function startProxy(args = [], opts = {}) {
 		stop: () => stopProxy(proxy),
 	};
 	if (opts.t) {
-		opts.t.after(() => proxy.stop());
+		opts.t.after(async () => {
+			await proxy.stop();
+			assertNoSanitizerReport(proxy);
+		});
 	}
 
 	let addrs;
@@ -199,6 +202,20 @@ async function waitStartup(proxy) {
 			    `${START_TIMEOUT_MS} ms; stderr:\n${text}`);
 		}
 		await sleep(10);
+	}
+}
+
+/* A sanitizer build reports memory errors, leaks and undefined
+ * behaviour on stderr and may carry on: such a report fails the test
+ * that started the proxy. */
+function assertNoSanitizerReport(proxy) {
+	const text = proxy.stderr();
+	const m = /(ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:)/
+	    .exec(text);
+
+	if (m) {
+		throw new Error(`corsproxy reported "${m[1]}":\n` +
+		    text.slice(Math.max(0, m.index - 200), m.index + 3000));
 	}
 }
 

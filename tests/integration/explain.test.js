@@ -1,0 +1,163 @@
+'use strict';
+/*
+ * `corsproxy explain`: the route, the policy and where it is defined,
+ * the verdict and its reason, the exact CORS headers, and for a denial
+ * the YAML change that would allow it; exit 0 allowed, 1 denied.  The
+ * suggested change is applied to a copy of the policy file and must
+ * then make the same request allowed.
+ */
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const h = require('./harness');
+
+const T = { timeout: 20000 };
+
+const POLICIES = `mode: enforce
+policies:
+  - name: app
+    origins:
+      - https://app.example.com
+    allow_methods: [GET, POST, PUT]
+    allow_headers: [Content-Type]
+    expose_headers: [X-Request-Id]
+    allow_credentials: true
+    max_age: 600
+`;
+
+function writePolicies(t, text = POLICIES) {
+	return h.writeConfig(h.tempDir(t), text, 'policies.yaml');
+}
+
+test('explain shows an allowed preflight with its exact headers', T,
+    async (t) => {
+	const file = writePolicies(t);
+	const r = await h.runCli(['explain', '-p', file, '--origin',
+	    'https://app.example.com', '--method', 'PUT', '--header',
+	    'Content-Type']);
+
+	assert.equal(r.code, 0, r.stdout + r.stderr);
+	assert.match(r.stdout, /^route: +\/ -> upstream default/m);
+	assert.match(r.stdout, new RegExp(`policy: +app \\(${file}:3:5\\)`));
+	assert.match(r.stdout, /^preflight: allowed$/m);
+	assert.match(r.stdout, /^response: 204 No Content$/m);
+	assert.match(r.stdout,
+	    /^ {2}Access-Control-Allow-Origin: https:\/\/app\.example\.com$/m);
+	assert.match(r.stdout,
+	    /^ {2}Access-Control-Allow-Methods: GET, POST, PUT$/m);
+	assert.match(r.stdout, /^ {2}Access-Control-Allow-Headers: Content-Type$/m);
+	assert.match(r.stdout, /^ {2}Access-Control-Max-Age: 600$/m);
+	assert.match(r.stdout, /^ {2}Access-Control-Expose-Headers: X-Request-Id$/m);
+	assert.match(r.stdout, /^verdict: +allowed$/m);
+});
+
+test('explain names the refused method and the YAML that allows it', T,
+    async (t) => {
+	const file = writePolicies(t);
+	const r = await h.runCli(['explain', '-p', file, '--origin',
+	    'https://app.example.com', '--method', 'DELETE']);
+
+	assert.equal(r.code, 1, r.stdout + r.stderr);
+	assert.match(r.stdout, /^preflight: denied$/m);
+	assert.match(r.stdout,
+	    /reason: +method 'DELETE' is not allowed by policy 'app'/);
+	assert.match(r.stdout, /^response: 403 Forbidden$/m);
+	assert.doesNotMatch(r.stdout, /Access-Control-Allow-/);
+	assert.match(r.stdout, new RegExp(
+	    `to allow it, set in policy 'app' at ${file}:3:5:`));
+	assert.match(r.stdout, /^ {4}allow_methods: \[GET, POST, PUT, DELETE\]$/m);
+});
+
+test('the change explain suggests for a method makes it allowed', T,
+    async (t) => {
+	const file = writePolicies(t);
+	const denied = await h.runCli(['explain', '-p', file, '--origin',
+	    'https://app.example.com', '--method', 'PATCH']);
+	const change = /^ {4}(allow_methods: .*)$/m.exec(denied.stdout);
+
+	assert.equal(denied.code, 1);
+	assert.ok(change, denied.stdout);
+	fs.writeFileSync(file, POLICIES.replace(
+	    'allow_methods: [GET, POST, PUT]', change[1]));
+	const allowed = await h.runCli(['explain', '-p', file, '--origin',
+	    'https://app.example.com', '--method', 'PATCH']);
+	assert.equal(allowed.code, 0, allowed.stdout + allowed.stderr);
+});
+
+test('explain suggests adding an unknown origin to the first policy', T,
+    async (t) => {
+	const file = writePolicies(t);
+	const r = await h.runCli(['explain', '-p', file, '--origin',
+	    'https://new.example.com']);
+
+	assert.equal(r.code, 1, r.stdout + r.stderr);
+	assert.match(r.stdout, /^request: +denied$/m);
+	assert.match(r.stdout,
+	    /origin 'https:\/\/new\.example\.com' is not allowed by any policy/);
+	assert.match(r.stdout, /forwarded without CORS headers/);
+	assert.match(r.stdout, new RegExp(
+	    `to allow it, add to policy 'app' at ${file}:3:5:\\n` +
+	    ' {4}origins:\\n {6}- https://new\\.example\\.com\\n'));
+});
+
+test('explain refuses a header the policy does not list', T, async (t) => {
+	const file = writePolicies(t);
+	const r = await h.runCli(['explain', '-p', file, '--origin',
+	    'https://app.example.com', '--method', 'GET', '--header',
+	    'X-Debug']);
+
+	assert.equal(r.code, 1, r.stdout + r.stderr);
+	assert.match(r.stdout,
+	    /header 'X-Debug' is not allowed by policy 'app'/i);
+	assert.match(r.stdout, /allow_headers: \[Content-Type, X-Debug\]/);
+});
+
+test('explain asks private-network access of the development defaults',
+    T, async () => {
+	const r = await h.runCli(['explain', '--origin',
+	    'http://localhost:5173', '--method', 'GET', '--private-network']);
+
+	assert.equal(r.code, 0, r.stdout + r.stderr);
+	assert.match(r.stdout, /^ {2}Access-Control-Allow-Private-Network: true$/m);
+	assert.match(r.stdout, /Access-Control-Request-Private-Network/);
+});
+
+test('explain without --origin is a usage error', T, async () => {
+	const r = await h.runCli(['explain', '--method', 'GET']);
+
+	assert.equal(r.code, 2);
+	assert.match(r.stderr, /--origin is required/);
+	assert.match(r.stderr, /usage: corsproxy explain/);
+});
+
+test('explain follows routes: a path selects its route and policies', T,
+    async (t) => {
+	const dir = h.tempDir(t);
+	const config = h.writeConfig(dir, `upstream: http://127.0.0.1:9
+upstreams:
+  admin:
+    servers: [http://127.0.0.1:10]
+routes:
+  - path: /admin/
+    upstream: admin
+    policies: [internal]
+policies:
+  policies:
+    - name: public
+      origins: ['https://app.example.com']
+    - name: internal
+      origins: ['https://admin.example.com']
+`);
+	const pub = await h.runCli(['explain', '-c', config, '--origin',
+	    'https://app.example.com', '--path', '/admin/users']);
+	const adm = await h.runCli(['explain', '-c', config, '--origin',
+	    'https://admin.example.com', '--path', '/admin/users']);
+
+	assert.equal(pub.code, 1, pub.stdout + pub.stderr);
+	assert.match(pub.stdout, /^route: +\/admin\/ -> upstream admin/m);
+	assert.match(pub.stdout, /^policies: internal$/m);
+	assert.equal(adm.code, 0, adm.stdout + adm.stderr);
+	assert.match(adm.stdout, /policy: +internal \(/);
+});
