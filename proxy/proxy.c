@@ -30,10 +30,10 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/http_struct.h>
 #include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
 
+#include "client.h"
 #include "cors.h"
 #include "log.h"
 #include "proxy.h"
@@ -51,11 +51,11 @@ struct proxy {
 
 struct exchange {
 	struct proxy			*proxy;
-	struct evhttp_request		*client;
+	struct client_request		*client;
 	bool				 client_gone;	/* its connection
 							 * closed or is
 							 * closing */
-	struct evhttp_connection	*client_conn;
+	enum evhttp_cmd_type		 cmd;
 	const struct config_route	*route;
 	struct cors_request		 creq;
 	struct cors_result		 cors;
@@ -88,21 +88,28 @@ static void	exchange_forward(struct exchange *);
 
 /* ---- small helpers --------------------------------------------------- */
 
-static const char *
-proxy_method_name(enum evhttp_cmd_type cmd)
+/* evhttp's client sends these methods only; 0 for any other. */
+static enum evhttp_cmd_type
+proxy_command(const char *method)
 {
-	switch (cmd) {
-	case EVHTTP_REQ_GET:		return ("GET");
-	case EVHTTP_REQ_POST:		return ("POST");
-	case EVHTTP_REQ_HEAD:		return ("HEAD");
-	case EVHTTP_REQ_PUT:		return ("PUT");
-	case EVHTTP_REQ_DELETE:		return ("DELETE");
-	case EVHTTP_REQ_OPTIONS:	return ("OPTIONS");
-	case EVHTTP_REQ_TRACE:		return ("TRACE");
-	case EVHTTP_REQ_CONNECT:	return ("CONNECT");
-	case EVHTTP_REQ_PATCH:		return ("PATCH");
+	static const struct {
+		const char		*name;
+		enum evhttp_cmd_type	 cmd;
+	} methods[] = {
+		{ "GET", EVHTTP_REQ_GET },	{ "POST", EVHTTP_REQ_POST },
+		{ "HEAD", EVHTTP_REQ_HEAD },	{ "PUT", EVHTTP_REQ_PUT },
+		{ "DELETE", EVHTTP_REQ_DELETE },
+		{ "OPTIONS", EVHTTP_REQ_OPTIONS },
+		{ "TRACE", EVHTTP_REQ_TRACE },	{ "PATCH", EVHTTP_REQ_PATCH },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		if (strcmp(method, methods[i].name) == 0) {
+			return (methods[i].cmd);
+		}
 	}
-	return ("UNKNOWN");
+	return (0);
 }
 
 
@@ -242,35 +249,26 @@ exchange_free(struct exchange *ex)
 static void
 exchange_finish(struct exchange *ex)
 {
-	struct evhttp_request	*client = ex->client;
+	struct client_request	*client = ex->client;
 
-	exchange_log(ex, evhttp_request_get_uri(client));
-	if (ex->client_conn != NULL) {
-		evhttp_connection_set_closecb(ex->client_conn, NULL, NULL);
-	}
-	if (ex->client_gone) {
-		/* evhttp detaches the request of a connection that died
-		 * mid-reply and leaves it to us; an attached one goes
-		 * with its connection. */
-		if (evhttp_request_get_connection(client) == NULL) {
-			evhttp_request_free(client);
-		}
-	} else if (ex->reply_started) {
-		evhttp_send_reply_end(client);
+	exchange_log(ex, client_request_target(client));
+	client_set_close_cb(client, NULL, NULL);
+	client_set_drained_cb(client, NULL, NULL);
+	if (!ex->client_gone && ex->reply_started) {
+		client_reply_end(client);
 	}
 	exchange_free(ex);
 }
 
 
 /* The client connection closed before the exchange ended: a client
- * that went away, or a write that failed. */
+ * that went away, or a write that failed.  The request stays readable
+ * until this returns. */
 static void
-exchange_client_closed(struct evhttp_connection *conn, void *arg)
+exchange_client_closed(struct client_request *client, void *arg)
 {
 	struct exchange		*ex = arg;
 
-	evhttp_connection_set_closecb(conn, NULL, NULL);
-	ex->client_conn = NULL;
 	ex->client_gone = true;
 	log_debug("client %s: connection closed before the response "
 	    "ended", ex->client_addr);
@@ -306,9 +304,9 @@ static void
 exchange_reply(struct exchange *ex, int status, const char *reason,
     const char *content_type, const char *body)
 {
-	struct evhttp_request	*client = ex->client;
-	struct evkeyvalq	*out = evhttp_request_get_output_headers(client);
-	struct evbuffer		*buf = evhttp_request_get_output_buffer(client);
+	struct client_request	*client = ex->client;
+	struct evkeyvalq	*out = client_response_headers(client);
+	struct evbuffer		*buf = NULL;
 
 	exchange_add_cors_headers(ex, out);
 	if (!ex->cors.preflight) {
@@ -317,17 +315,17 @@ exchange_reply(struct exchange *ex, int status, const char *reason,
 	if (content_type != NULL) {
 		evhttp_add_header(out, "Content-Type", content_type);
 	}
-	if (body != NULL) {
+	if (body != NULL && (buf = evbuffer_new()) != NULL) {
 		evbuffer_add(buf, body, strlen(body));
 		ex->bytes = strlen(body);
 	}
 	ex->status = status;
-	if (ex->client_conn != NULL) {
-		evhttp_connection_set_closecb(ex->client_conn, NULL, NULL);
-		ex->client_conn = NULL;
+	client_set_close_cb(client, NULL, NULL);
+	exchange_log(ex, client_request_target(client));
+	client_reply(client, status, reason, buf);
+	if (buf != NULL) {
+		evbuffer_free(buf);
 	}
-	exchange_log(ex, evhttp_request_get_uri(client));
-	evhttp_send_reply(client, status, reason, NULL);
 	exchange_free(ex);
 }
 
@@ -358,15 +356,19 @@ static const char *
 proxy_reason(int status)
 {
 	switch (status) {
+	case 400:	return ("Bad Request");
 	case 403:	return ("Forbidden");
+	case 417:	return ("Expectation Failed");
 	case 413:	return ("Payload Too Large");
 	case 431:	return ("Request Header Fields Too Large");
 	case 500:	return ("Internal Server Error");
 	case 502:	return ("Bad Gateway");
 	case 503:	return ("Service Unavailable");
+	case 501:	return ("Not Implemented");
 	case 504:	return ("Gateway Timeout");
+	case 505:	return ("HTTP Version Not Supported");
 	}
-	return (NULL);
+	return ("Error");
 }
 
 
@@ -455,7 +457,8 @@ exchange_set_forwarded(struct exchange *ex, struct evkeyvalq *out,
 	    (const char *)evbuffer_pullup(xff, -1));
 	evbuffer_free(xff);
 
-	evhttp_add_header(out, "X-Forwarded-Proto", "http");
+	evhttp_add_header(out, "X-Forwarded-Proto",
+	    client_request_tls(ex->client) ? "https" : "http");
 	if ((host = evhttp_find_header(in, "Host")) != NULL) {
 		evhttp_add_header(out, "X-Forwarded-Host", host);
 	}
@@ -476,9 +479,9 @@ proxy_is_replaced_request_header(const char *name)
 static void
 exchange_build_request(struct exchange *ex, struct evhttp_request *ureq)
 {
-	struct evkeyvalq	*in = evhttp_request_get_input_headers(ex->client);
+	struct evkeyvalq	*in = client_request_headers(ex->client);
 	struct evkeyvalq	*out = evhttp_request_get_output_headers(ureq);
-	struct evbuffer		*body = evhttp_request_get_input_buffer(ex->client);
+	struct evbuffer		*body = client_request_body(ex->client);
 	const struct evkeyval	*h;
 	size_t			 len = evbuffer_get_length(body);
 	char			 num[32];
@@ -514,6 +517,7 @@ exchange_stop_timer(struct exchange *ex)
 
 static void	exchange_connect_timeout(evutil_socket_t, short, void *);
 static void	exchange_fail_later(struct exchange *);
+static void	exchange_client_drained(struct client_request *, void *);
 static void	exchange_upstream_done(struct evhttp_request *, void *);
 static int	exchange_upstream_headers(struct evhttp_request *, void *);
 static void	exchange_upstream_body(struct evhttp_request *, void *);
@@ -564,8 +568,6 @@ static void
 exchange_send(struct exchange *ex, const struct upstream_server *avoid)
 {
 	struct evhttp_request	*ureq;
-	enum evhttp_cmd_type	 cmd = evhttp_request_get_command(ex->client);
-
 	ex->attempts++;
 	ex->upstream_failed = false;
 	ex->connect_failed = false;
@@ -591,8 +593,8 @@ exchange_send(struct exchange *ex, const struct upstream_server *avoid)
 	if (!ex->reused) {
 		exchange_start_connect_timer(ex);
 	}
-	if (evhttp_make_request(ex->conn->evcon, ureq, cmd,
-	    evhttp_request_get_uri(ex->client)) == -1) {
+	if (evhttp_make_request(ex->conn->evcon, ureq, ex->cmd,
+	    client_request_target(ex->client)) == -1) {
 		/* Neither callback runs after this failure. */
 		log_error("upstream %s: cannot start a request",
 		    upstream_server_name(ex->server));
@@ -714,7 +716,7 @@ exchange_copy_response_headers(struct exchange *ex,
 	bool			 chunked, strip_cors;
 	char			 vary[1024] = "";
 
-	out = evhttp_request_get_output_headers(ex->client);
+	out = client_response_headers(ex->client);
 	chunked = evhttp_find_header(in, "Transfer-Encoding") != NULL;
 	strip_cors = ex->creq.origin != NULL && !ex->preflight_forwarded;
 	TAILQ_FOREACH(h, in, next) {
@@ -741,23 +743,6 @@ exchange_copy_response_headers(struct exchange *ex,
 }
 
 
-/* An HTTP/1.0 client cannot take a chunked body: without a length the
- * response ends by closing the connection. */
-static void
-exchange_fix_framing(struct exchange *ex, struct evhttp_request *ureq)
-{
-	struct evkeyvalq	*out;
-
-	out = evhttp_request_get_output_headers(ex->client);
-	if (ex->client->major == 1 && ex->client->minor == 0 &&
-	    evhttp_find_header(out, "Content-Length") == NULL) {
-		evhttp_remove_header(
-		    evhttp_request_get_input_headers(ex->client),
-		    "Connection");
-	}
-}
-
-
 static int
 exchange_upstream_headers(struct evhttp_request *ureq, void *arg)
 {
@@ -769,10 +754,10 @@ exchange_upstream_headers(struct evhttp_request *ureq, void *arg)
 	}
 	exchange_stop_timer(ex);
 	exchange_copy_response_headers(ex, ureq);
-	exchange_fix_framing(ex, ureq);
 	ex->status = code;
 	ex->reply_started = true;
-	evhttp_send_reply_start(ex->client, code,
+	client_set_drained_cb(ex->client, exchange_client_drained, ex);
+	client_reply_start(ex->client, code,
 	    evhttp_request_get_response_code_line(ureq));
 	return (0);
 }
@@ -780,7 +765,7 @@ exchange_upstream_headers(struct evhttp_request *ureq, void *arg)
 
 /* The client's output buffer drained: read the upstream again. */
 static void
-exchange_client_drained(struct evhttp_connection *conn, void *arg)
+exchange_client_drained(struct client_request *client, void *arg)
 {
 	struct exchange	*ex = arg;
 
@@ -798,14 +783,11 @@ exchange_upstream_body(struct evhttp_request *ureq, void *arg)
 {
 	struct exchange		*ex = arg;
 	struct evbuffer		*in = evhttp_request_get_input_buffer(ureq);
-	struct bufferevent	*client_bev;
 
 	ex->bytes += evbuffer_get_length(in);
-	evhttp_send_reply_chunk_with_cb(ex->client, in,
-	    exchange_client_drained, ex);
-	client_bev = evhttp_connection_get_bufferevent(ex->client_conn);
-	if (!ex->paused && evbuffer_get_length(
-	    bufferevent_get_output(client_bev)) > PROXY_CLIENT_BUFFER_MAX) {
+	client_reply_chunk(ex->client, in);
+	if (!ex->paused &&
+	    client_output_pending(ex->client) > PROXY_CLIENT_BUFFER_MAX) {
 		ex->paused = true;
 		bufferevent_disable(
 		    evhttp_connection_get_bufferevent(ex->conn->evcon),
@@ -855,22 +837,19 @@ exchange_upstream_done(struct evhttp_request *ureq, void *arg)
 static void
 exchange_abort_client(struct exchange *ex)
 {
-	struct evhttp_connection	*conn = ex->client_conn;
+	struct client_request	*client = ex->client;
 
 	log_warn("upstream %s: response to %s cut short after %zu bytes",
 	    upstream_server_name(ex->server), ex->client_addr, ex->bytes);
-	ex->client_gone = true;		/* freed with its connection */
+	ex->client_gone = true;
 	exchange_finish(ex);
-	if (conn != NULL) {
-		evhttp_connection_free(conn);
-	}
+	client_abort(client);
 }
 
 
 static bool
 exchange_may_retry(const struct exchange *ex)
 {
-	enum evhttp_cmd_type	 cmd = evhttp_request_get_command(ex->client);
 	size_t			 n;
 
 	n = upstream_group_size(ex->proxy->pool, ex->route->upstream);
@@ -880,8 +859,8 @@ exchange_may_retry(const struct exchange *ex)
 	}
 	/* A kept-alive connection the server had closed while idle. */
 	return (ex->reused && ex->attempts < (int)n + 1 &&
-	    proxy_is_idempotent(cmd) && evbuffer_get_length(
-	    evhttp_request_get_input_buffer(ex->client)) == 0);
+	    proxy_is_idempotent(ex->cmd) &&
+	    evbuffer_get_length(client_request_body(ex->client)) == 0);
 }
 
 
@@ -983,19 +962,6 @@ exchange_connect_timeout(evutil_socket_t fd, short what, void *arg)
 
 /* ---- a new request --------------------------------------------------- */
 
-static size_t
-proxy_count_headers(const struct evkeyvalq *headers)
-{
-	const struct evkeyval	*h;
-	size_t			 n = 0;
-
-	TAILQ_FOREACH(h, headers, next) {
-		n++;
-	}
-	return (n);
-}
-
-
 /* Copies a multi-line YAML change onto one line, for the log. */
 static void
 proxy_one_line(char *dst, size_t len, const char *src)
@@ -1023,17 +989,20 @@ exchange_log_denial(struct exchange *ex)
 	const struct config_route	*r = ex->route;
 	struct cors_fix			 fix;
 	char				 reason[512], change[700];
-	char				 line[1800], escaped[2400];
+	char				 line[2600], escaped[3400];
 
 	cors_reason_text(&ex->cors, ex->creq.origin, reason, sizeof(reason));
 	cors_fix_text(&ex->proxy->config->policies,
 	    r->all_policies ? NULL : r->policies, r->npolicies, &ex->cors,
 	    ex->creq.origin, &fix);
 	proxy_one_line(change, sizeof(change), fix.change);
-	snprintf(line, sizeof(line), "%s %s from %s: %s; to allow it, %s %s: "
-	    "%s", ex->cors.reported ? "report only: would deny" : "denied",
-	    ex->cors.preflight ? "preflight" : "request", ex->client_addr,
-	    reason, fix.add ? "add to" : "set in", fix.where, change);
+	snprintf(line, sizeof(line), "%s %s %s from %s, origin '%.256s': "
+	    "%s; to allow it, %s %s: %s", ex->cors.reported ?
+	    "report only: would deny" : "denied", ex->cors.preflight ?
+	    "preflight for" : "request", ex->cors.preflight ?
+	    ex->creq.request_method : ex->method, ex->client_addr,
+	    ex->creq.origin, reason, fix.add ? "add to" : "set in", fix.where,
+	    change);
 	log_info("cors: %s", log_escape(escaped, sizeof(escaped), line,
 	    strlen(line)));
 }
@@ -1075,7 +1044,7 @@ exchange_decide(struct exchange *ex)
 	const struct config_route	*r = ex->route;
 	const char			*pn;
 
-	in = evhttp_request_get_input_headers(ex->client);
+	in = client_request_headers(ex->client);
 	ex->creq.method = ex->method;
 	ex->creq.origin = evhttp_find_header(in, "Origin");
 	ex->creq.request_method = evhttp_find_header(in,
@@ -1092,11 +1061,9 @@ exchange_decide(struct exchange *ex)
 
 
 static struct exchange *
-exchange_new(struct proxy *p, struct evhttp_request *req)
+exchange_new(struct proxy *p, struct client_request *req)
 {
 	struct exchange	*ex;
-	char		*addr = NULL;
-	ev_uint16_t	 port = 0;
 
 	if ((ex = calloc(1, sizeof(*ex))) == NULL) {
 		return (NULL);
@@ -1104,42 +1071,41 @@ exchange_new(struct proxy *p, struct evhttp_request *req)
 	p->inflight++;
 	ex->proxy = p;
 	ex->client = req;
-	ex->client_conn = evhttp_request_get_connection(req);
 	clock_gettime(CLOCK_MONOTONIC, &ex->start);
-	evhttp_connection_get_peer(ex->client_conn, &addr, &port);
 	snprintf(ex->client_addr, sizeof(ex->client_addr), "%s",
-	    addr != NULL ? addr : "-");
+	    client_request_peer(req));
 	snprintf(ex->method, sizeof(ex->method), "%s",
-	    proxy_method_name(evhttp_request_get_command(req)));
+	    client_request_method(req));
+	ex->cmd = proxy_command(client_request_method(req));
 	return (ex);
 }
 
 
-void
-proxy_handle(struct evhttp_request *req, void *arg)
+/* The error names of the requests the client module refuses. */
+static const char *
+proxy_refusal_name(int status)
 {
-	struct proxy		*p = arg;
-	struct exchange		*ex;
-	struct evkeyvalq	*in = evhttp_request_get_input_headers(req);
+	switch (status) {
+	case 413:	return ("payload_too_large");
+	case 417:	return ("expectation_failed");
+	case 431:	return ("request_header_fields_too_large");
+	case 501:	return ("not_implemented");
+	case 505:	return ("http_version_not_supported");
+	}
+	return ("bad_request");
+}
 
-	if ((ex = exchange_new(p, req)) == NULL) {
-		evhttp_send_error(req, 500, "Internal Server Error");
-		return;
-	}
-	ex->route = config_route_match(p->config, evhttp_request_get_uri(req),
-	    evhttp_find_header(in, "Host"));
-	if (exchange_decide(ex) == -1) {
-		exchange_error(ex, 500, "internal_error", "out of memory");
-		return;
-	}
-	evhttp_connection_set_closecb(ex->client_conn, exchange_client_closed,
-	    ex);
+
+/* Answers a request itself, or forwards it. */
+static void
+exchange_start(struct exchange *ex, int refused, const char *message)
+{
 	if (ex->cors.decision == CORS_DENIED || ex->cors.reported) {
 		exchange_log_denial(ex);
 	}
-	if (proxy_count_headers(in) > p->config->limits.header_count) {
-		exchange_error(ex, 431, "request_header_fields_too_large",
-		    "the request has too many header fields");
+	if (refused != 0) {
+		exchange_error(ex, refused, proxy_refusal_name(refused),
+		    message);
 		return;
 	}
 	if (ex->cors.preflight) {
@@ -1158,7 +1124,35 @@ proxy_handle(struct evhttp_request *req, void *arg)
 		    "this origin is not allowed to call this server");
 		return;
 	}
+	if (ex->cmd == 0) {
+		exchange_error(ex, 501, "not_implemented",
+		    "the proxy cannot forward this method");
+		return;
+	}
 	exchange_forward(ex);
+}
+
+
+void
+proxy_handle(struct client_request *req, int refused, const char *message,
+    void *arg)
+{
+	struct proxy		*p = arg;
+	struct exchange		*ex;
+	struct evkeyvalq	*in = client_request_headers(req);
+
+	if ((ex = exchange_new(p, req)) == NULL) {
+		client_reply(req, 500, "Internal Server Error", NULL);
+		return;
+	}
+	ex->route = config_route_match(p->config, client_request_target(req),
+	    evhttp_find_header(in, "Host"));
+	if (exchange_decide(ex) == -1) {
+		exchange_error(ex, 500, "internal_error", "out of memory");
+		return;
+	}
+	client_set_close_cb(req, exchange_client_closed, ex);
+	exchange_start(ex, refused, message);
 }
 
 

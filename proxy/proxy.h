@@ -10,8 +10,8 @@
 
 #include "config.h"
 
+struct client_request;
 struct event_base;
-struct evhttp_request;
 struct proxy;
 
 /* Builds the request path for one worker.  config must outlive it.
@@ -22,8 +22,10 @@ struct proxy	*proxy_new(struct event_base *, const struct config *,
 /* Frees the proxy; no request may be in flight.  NULL does nothing. */
 void		 proxy_free(struct proxy *);
 
-/* evhttp's generic callback; arg is the struct proxy. */
-void		 proxy_handle(struct evhttp_request *, void *arg);
+/* The client module's request callback; arg is the struct proxy.
+ * refused is the status of a request it refused while reading, or 0. */
+void		 proxy_handle(struct client_request *, int refused,
+		    const char *message, void *arg);
 
 /* Returns the number of requests not yet finished. */
 unsigned	 proxy_inflight(const struct proxy *);

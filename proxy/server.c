@@ -1,11 +1,9 @@
 /*
- * The server.
- *
- * evhttp's defaults suit a small web server, not a proxy: it allows
- * five methods, invents a Content-Type, has no size limits and no
- * timeouts.  server_setup_http() replaces each of them.  Listeners are
- * bound with our own evconnlistener so the backlog is ours and a port
- * of 0 (the tests' way to get a free port) can be reported back.
+ * The server: one event loop, its listeners, the client connections
+ * (client.c) and the request path (proxy.c), and the signals that stop
+ * it.  Listeners are bound with our own evconnlistener so the backlog
+ * is ours and a port of 0 (the tests' way to get a free port) can be
+ * reported back.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -20,9 +18,9 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
 #include <event2/listener.h>
 
+#include "client.h"
 #include "log.h"
 #include "proxy.h"
 #include "server.h"
@@ -33,61 +31,14 @@
 struct server {
 	const struct config		 *config;
 	struct event_base		 *base;
-	struct evhttp			 *http;
+	struct client_server		 *clients;
 	struct proxy			 *proxy;
-	struct evhttp_bound_socket	**bound;
-	size_t				  nbound;
 	struct event			 *sigterm;
 	struct event			 *sigint;
 	struct event			 *drain_timer;
 	struct timeval			  drain_deadline;
 	int				  status;
 };
-
-
-static void
-server_setup_http(struct server *s)
-{
-	const struct config	*c = s->config;
-	struct timeval		 tv;
-
-	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
-	    EVHTTP_REQ_PATCH);
-	evhttp_set_default_content_type(s->http, NULL);
-	evhttp_set_max_headers_size(s->http, (ev_ssize_t)c->limits.header_bytes);
-	evhttp_set_max_body_size(s->http, (ev_ssize_t)c->limits.body_bytes);
-	tv.tv_sec = c->timeouts.client_idle / 1000;
-	tv.tv_usec = (c->timeouts.client_idle % 1000) * 1000;
-	evhttp_set_timeout_tv(s->http, &tv);
-	evhttp_set_gencb(s->http, proxy_handle, s->proxy);
-}
-
-
-static void
-server_accept_resume(evutil_socket_t fd, short what, void *arg)
-{
-	evconnlistener_enable(arg);
-}
-
-
-/* Out of descriptors: pause accepting for a moment, or the listener
- * would spin on the same error. */
-static void
-server_accept_error(struct evconnlistener *l, void *arg)
-{
-	struct timeval	 pause = { 0, 100 * 1000 };
-	int		 err = EVUTIL_SOCKET_ERROR();
-
-	log_warn("accept: %s", evutil_socket_error_to_string(err));
-	if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
-	    err == ENOMEM) {
-		evconnlistener_disable(l);
-		event_base_once(evconnlistener_get_base(l), -1, EV_TIMEOUT,
-		    server_accept_resume, l, &pause);
-	}
-}
 
 
 static struct evconnlistener *
@@ -117,7 +68,6 @@ server_listen(struct server *s, const struct config_listen *l)
 		    strerror(errno));
 		return (NULL);
 	}
-	evconnlistener_set_error_cb(lev, server_accept_error);
 	return (lev);
 }
 
@@ -199,24 +149,17 @@ server_bind_all(struct server *s)
 	char	 name[128];
 	size_t	 i;
 
-	s->bound = calloc(s->config->nlistens, sizeof(*s->bound));
-	if (s->bound == NULL) {
-		log_error("out of memory");
-		return (-1);
-	}
 	for (i = 0; i < s->config->nlistens; i++) {
 		struct evconnlistener	*lev;
 
 		if ((lev = server_listen(s, &s->config->listens[i])) == NULL) {
 			return (-1);
 		}
-		if ((s->bound[i] = evhttp_bind_listener(s->http, lev)) == NULL) {
-			evconnlistener_free(lev);
-			log_error("cannot attach a listener to evhttp");
+		server_bound_name(lev, name, sizeof(name));
+		if (client_server_listen(s->clients, lev) == -1) {
+			log_error("out of memory");
 			return (-1);
 		}
-		s->nbound++;
-		server_bound_name(lev, name, sizeof(name));
 		server_append(listening, sizeof(listening), ", ", name);
 	}
 	server_print_ready(s, listening);
@@ -256,7 +199,6 @@ server_signal(evutil_socket_t sig, short what, void *arg)
 	struct server	*s = arg;
 	long		 ms = s->config->timeouts.shutdown;
 	struct timeval	 now, limit = { ms / 1000, (ms % 1000) * 1000 };
-	size_t		 i;
 
 	if (s->drain_timer != NULL) {
 		log_warn("second signal: exiting now");
@@ -265,10 +207,7 @@ server_signal(evutil_socket_t sig, short what, void *arg)
 	}
 	log_info("%s: no longer accepting; finishing %u requests in flight",
 	    strsignal((int)sig), proxy_inflight(s->proxy));
-	for (i = 0; i < s->nbound; i++) {
-		evhttp_del_accept_socket(s->http, s->bound[i]);
-	}
-	s->nbound = 0;
+	client_server_stop(s->clients);
 	event_base_gettimeofday_cached(s->base, &now);
 	evutil_timeradd(&now, &limit, &s->drain_deadline);
 	s->drain_timer = evtimer_new(s->base, server_drain_check, s);
@@ -292,11 +231,8 @@ server_free(struct server *s)
 	if (s->sigint != NULL) {
 		event_free(s->sigint);
 	}
-	if (s->http != NULL) {
-		evhttp_free(s->http);
-	}
+	client_server_free(s->clients);
 	proxy_free(s->proxy);
-	free(s->bound);
 	if (s->base != NULL) {
 		event_base_free(s->base);
 	}
@@ -308,8 +244,7 @@ server_setup(struct server *s)
 {
 	char	 errbuf[512];
 
-	if ((s->base = event_base_new()) == NULL ||
-	    (s->http = evhttp_new(s->base)) == NULL) {
+	if ((s->base = event_base_new()) == NULL) {
 		log_error("cannot create the event loop");
 		return (-1);
 	}
@@ -318,7 +253,11 @@ server_setup(struct server *s)
 		log_error("%s", errbuf);
 		return (-1);
 	}
-	server_setup_http(s);
+	if ((s->clients = client_server_new(s->base, s->config,
+	    proxy_handle, s->proxy)) == NULL) {
+		log_error("out of memory");
+		return (-1);
+	}
 	s->sigterm = evsignal_new(s->base, SIGTERM, server_signal, s);
 	s->sigint = evsignal_new(s->base, SIGINT, server_signal, s);
 	if (s->sigterm == NULL || s->sigint == NULL ||

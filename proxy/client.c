@@ -1,0 +1,1166 @@
+/*
+ * Client connections: reading HTTP/1.1 requests and writing responses.
+ *
+ * A connection moves through a few states: IDLE (waiting for a
+ * request, under the idle timeout), HEAD and BODY (reading one, under
+ * the header timeout), BUSY (the proxy has the request; reading goes
+ * on only to notice a client that leaves), then back to IDLE, or to
+ * CLOSING when the response must end the connection.  A refused
+ * request (malformed, too large, an unsupported framing) goes to the
+ * same callback as a good one, with its status, so the proxy can add
+ * CORS headers and log it like any other.
+ *
+ * The parser is strict where leniency lets two parties read one
+ * message differently: both Content-Length and Transfer-Encoding, two
+ * Content-Lengths, a coding other than chunked, folded or malformed
+ * header lines and control bytes in values are all refused, and the
+ * connection is closed after the answer.
+ */
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+
+#include "client.h"
+#include "log.h"
+
+#define CLIENT_LINE_MAX		(16 * 1024)	/* request line, chunk size */
+#define CLIENT_PIPELINE_MAX	(64 * 1024)	/* read ahead while busy */
+#define CLIENT_LOW_WATER	(16 * 1024)	/* drained: below this */
+#define CLIENT_LINGER_MS	2000
+#define CLIENT_LINGER_BYTES	(1024 * 1024)
+
+enum client_state {
+	CLIENT_IDLE,
+	CLIENT_HEAD,
+	CLIENT_BODY,
+	CLIENT_BUSY,
+	CLIENT_CLOSING,		/* flushing the last response */
+	CLIENT_LINGER		/* discarding what the client still sends */
+};
+
+enum client_chunk {
+	CHUNK_SIZE,
+	CHUNK_DATA,
+	CHUNK_DATA_END,
+	CHUNK_TRAILER
+};
+
+/* What a reading step found. */
+enum client_read {
+	CLIENT_MORE,		/* wait for more bytes */
+	CLIENT_DONE,
+	CLIENT_REFUSED		/* refuse_status says why */
+};
+
+struct client_conn;
+
+struct client_request {
+	struct client_conn	*conn;
+	char			*method;
+	char			*target;
+	int			 minor;
+	struct evkeyvalq	 headers;
+	struct evkeyvalq	 out;
+	struct evbuffer		*body;
+	size_t			 head_bytes;
+	size_t			 nheaders;
+	bool			 keepalive;
+	bool			 is_head;
+
+	bool			 chunked;
+	enum client_chunk	 chunk;
+	uint64_t		 remaining;	/* of the body or the chunk */
+
+	int			 refuse_status;
+	const char		*refuse_message;
+
+	bool			 started;
+	bool			 reply_chunked;
+	bool			 reply_body;
+	bool			 close_after;
+	client_close_cb		*close_cb;
+	void			*close_arg;
+	client_drained_cb	*drained_cb;
+	void			*drained_arg;
+};
+
+struct client_conn {
+	struct client_server		*server;
+	struct bufferevent		*bev;
+	enum client_state		 state;
+	struct client_request		 req;
+	size_t				 lingered;
+	char				 peer[64];
+	TAILQ_ENTRY(client_conn)	 next;
+};
+
+struct client_server {
+	struct event_base		 *base;
+	const struct config		 *config;
+	client_request_cb		 *cb;
+	void				 *arg;
+	struct evconnlistener		**listeners;
+	size_t				  nlisteners;
+	bool				  paused;	/* at the limit */
+	TAILQ_HEAD(, client_conn)	  conns;
+	size_t				  nconns;
+	struct timeval			  idle_tv;
+	struct timeval			  header_tv;
+	time_t				  date_time;
+	char				  date[40];
+};
+
+static void	client_process(struct client_conn *);
+static void	client_conn_free(struct client_conn *);
+
+
+/* ---- small helpers --------------------------------------------------- */
+
+static struct timeval
+client_tv(long ms)
+{
+	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	return (tv);
+}
+
+
+static bool
+client_is_tchar(unsigned char c)
+{
+	return (isalnum(c) || strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+
+static bool
+client_is_token(const char *s, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++) {
+		if (!client_is_tchar((unsigned char)s[i])) {
+			return (false);
+		}
+	}
+	return (len > 0);
+}
+
+
+/* Field values: visible bytes, obs-text, spaces and tabs; no NUL, CR,
+ * LF or other control bytes. */
+static bool
+client_is_field_value(const char *s, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char	 c = (unsigned char)s[i];
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			return (false);
+		}
+	}
+	return (true);
+}
+
+
+/* Returns true when the comma-separated header names token. */
+static bool
+client_has_token(const char *list, const char *token)
+{
+	size_t	 n = strlen(token);
+
+	while (list != NULL && *list != '\0') {
+		size_t	 len;
+
+		list += strspn(list, " \t,");
+		len = strcspn(list, " \t,");
+		if (len == n && strncasecmp(list, token, n) == 0) {
+			return (true);
+		}
+		list += len;
+	}
+	return (false);
+}
+
+
+static const char *
+client_date(struct client_server *s)
+{
+	time_t		 now = time(NULL);
+	struct tm	 tm;
+
+	if (now != s->date_time) {
+		gmtime_r(&now, &tm);
+		strftime(s->date, sizeof(s->date),
+		    "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		s->date_time = now;
+	}
+	return (s->date);
+}
+
+
+/* ---- one request ----------------------------------------------------- */
+
+static void
+client_request_clear(struct client_request *r)
+{
+	free(r->method);
+	free(r->target);
+	evhttp_clear_headers(&r->headers);
+	evhttp_clear_headers(&r->out);
+	if (r->body != NULL) {
+		evbuffer_free(r->body);
+	}
+}
+
+
+static int
+client_request_init(struct client_conn *c)
+{
+	struct client_request	*r = &c->req;
+
+	memset(r, 0, sizeof(*r));
+	r->conn = c;
+	TAILQ_INIT(&r->headers);
+	TAILQ_INIT(&r->out);
+	if ((r->body = evbuffer_new()) == NULL) {
+		return (-1);
+	}
+	return (0);
+}
+
+
+static enum client_read
+client_refuse(struct client_request *r, int status, const char *message)
+{
+	r->refuse_status = status;
+	r->refuse_message = message;
+	return (CLIENT_REFUSED);
+}
+
+
+/* "METHOD SP request-target SP HTTP/1.x" */
+static enum client_read
+client_parse_request_line(struct client_request *r, char *line)
+{
+	char	*sp1, *sp2;
+
+	if ((sp1 = strchr(line, ' ')) == NULL ||
+	    (sp2 = strchr(sp1 + 1, ' ')) == NULL || strchr(sp2 + 1, ' ')) {
+		return (client_refuse(r, 400, "malformed request line"));
+	}
+	*sp1 = *sp2 = '\0';
+	if (!client_is_token(line, (size_t)(sp1 - line))) {
+		return (client_refuse(r, 400, "malformed method"));
+	}
+	if ((r->method = strdup(line)) == NULL ||
+	    (r->target = strdup(sp1 + 1)) == NULL) {
+		return (client_refuse(r, 500, "out of memory"));
+	}
+	if (strncmp(sp2 + 1, "HTTP/", 5) != 0 || !isdigit((unsigned char)
+	    sp2[6]) || sp2[7] != '.' || !isdigit((unsigned char)sp2[8]) ||
+	    sp2[9] != '\0') {
+		return (client_refuse(r, 400, "malformed HTTP version"));
+	}
+	if (sp2[6] != '1') {
+		return (client_refuse(r, 505, "only HTTP/1.0 and HTTP/1.1 "
+		    "are supported"));
+	}
+	r->minor = sp2[8] - '0';
+	if (r->target[0] == '\0' || !client_is_field_value(r->target,
+	    strlen(r->target)) || strchr(r->target, '\t') != NULL) {
+		return (client_refuse(r, 400, "malformed request target"));
+	}
+	r->is_head = strcmp(r->method, "HEAD") == 0;
+	return (CLIENT_MORE);
+}
+
+
+/* "name: value", with no space before the colon and no folding. */
+static enum client_read
+client_parse_header(struct client_request *r, char *line, size_t len)
+{
+	const struct config	*conf = r->conn->server->config;
+	char			*colon, *value, *end;
+
+	if (++r->nheaders > conf->limits.header_count) {
+		return (client_refuse(r, 431, "too many header fields"));
+	}
+	if (line[0] == ' ' || line[0] == '\t') {
+		return (client_refuse(r, 400, "folded header lines are not "
+		    "allowed"));
+	}
+	if ((colon = memchr(line, ':', len)) == NULL ||
+	    !client_is_token(line, (size_t)(colon - line))) {
+		return (client_refuse(r, 400, "malformed header field"));
+	}
+	*colon = '\0';
+	value = colon + 1 + strspn(colon + 1, " \t");
+	end = line + len;
+	while (end > value && (end[-1] == ' ' || end[-1] == '\t')) {
+		end--;
+	}
+	*end = '\0';
+	if (!client_is_field_value(value, (size_t)(end - value))) {
+		return (client_refuse(r, 400, "control characters in a "
+		    "header value"));
+	}
+	if (evhttp_add_header(&r->headers, line, value) == -1) {
+		return (client_refuse(r, 400, "malformed header field"));
+	}
+	return (CLIENT_MORE);
+}
+
+
+/* Returns the number of header lines called name, and the last one. */
+static size_t
+client_count_header(struct evkeyvalq *headers, const char *name,
+    const char **value)
+{
+	struct evkeyval	*h;
+	size_t		 n = 0;
+
+	TAILQ_FOREACH(h, headers, next) {
+		if (strcasecmp(h->key, name) == 0) {
+			*value = h->value;
+			n++;
+		}
+	}
+	return (n);
+}
+
+
+static enum client_read
+client_content_length(struct client_request *r, const char *cl)
+{
+	const struct config	*conf = r->conn->server->config;
+	size_t			 len = strlen(cl);
+
+	if (len == 0 || len > 18 || strspn(cl, "0123456789") != len) {
+		return (client_refuse(r, 400, "malformed Content-Length"));
+	}
+	r->remaining = strtoull(cl, NULL, 10);
+	if (r->remaining > conf->limits.body_bytes) {
+		return (client_refuse(r, 413, "the request body is larger "
+		    "than the limit"));
+	}
+	return (r->remaining > 0 ? CLIENT_MORE : CLIENT_DONE);
+}
+
+
+/*
+ * Decides how the body is framed, once the head is complete.  Returns
+ * CLIENT_DONE when there is no body, CLIENT_MORE when one follows.
+ */
+static enum client_read
+client_framing(struct client_request *r)
+{
+	const char	*te = NULL, *cl = NULL, *host = NULL, *conn = NULL;
+	size_t		 nte, ncl;
+
+	nte = client_count_header(&r->headers, "Transfer-Encoding", &te);
+	ncl = client_count_header(&r->headers, "Content-Length", &cl);
+	if (client_count_header(&r->headers, "Host", &host) > 1 ||
+	    (host == NULL && r->minor >= 1)) {
+		return (client_refuse(r, 400, "a request needs exactly one "
+		    "Host header"));
+	}
+	client_count_header(&r->headers, "Connection", &conn);
+	r->keepalive = r->minor >= 1 ? !client_has_token(conn, "close") :
+	    client_has_token(conn, "keep-alive");
+	if (nte > 0 && ncl > 0) {
+		return (client_refuse(r, 400, "both Content-Length and "
+		    "Transfer-Encoding"));
+	}
+	if (ncl > 1) {
+		return (client_refuse(r, 400, "more than one "
+		    "Content-Length"));
+	}
+	if (nte > 0) {
+		if (nte > 1 || r->minor == 0 || strcasecmp(te, "chunked") != 0) {
+			return (client_refuse(r, 501, "only the chunked "
+			    "transfer coding is supported"));
+		}
+		r->chunked = true;
+		r->chunk = CHUNK_SIZE;
+		return (CLIENT_MORE);
+	}
+	return (cl != NULL ? client_content_length(r, cl) : CLIENT_DONE);
+}
+
+
+/* Lines until the empty one; every byte counts against the limit. */
+static enum client_read
+client_read_head(struct client_conn *c)
+{
+	struct client_request	*r = &c->req;
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	size_t			 limit = c->server->config->limits.header_bytes;
+	enum client_read	 rv = CLIENT_MORE;
+	char			*line;
+	size_t			 len;
+
+	while (rv == CLIENT_MORE) {
+		if ((line = evbuffer_readln(in, &len,
+		    EVBUFFER_EOL_CRLF)) == NULL) {
+			if (r->head_bytes + evbuffer_get_length(in) > limit) {
+				return (client_refuse(r, 431, "the request "
+				    "header is larger than the limit"));
+			}
+			return (CLIENT_MORE);
+		}
+		r->head_bytes += len + 2;
+		if (r->head_bytes > limit) {
+			rv = client_refuse(r, 431, "the request header is "
+			    "larger than the limit");
+		} else if (strlen(line) != len) {
+			rv = client_refuse(r, 400, "a NUL byte in the request "
+			    "header");
+		} else if (r->method == NULL && len == 0) {
+			r->head_bytes = 0;	/* leading empty lines */
+		} else if (r->method == NULL) {
+			rv = client_parse_request_line(r, line);
+		} else if (len == 0) {
+			rv = client_framing(r);
+			rv = rv == CLIENT_MORE ? CLIENT_DONE : rv;
+			c->state = r->chunked || r->remaining > 0 ?
+			    CLIENT_BODY : c->state;
+		} else {
+			rv = client_parse_header(r, line, len);
+		}
+		free(line);
+	}
+	return (rv);
+}
+
+
+/* ---- the body -------------------------------------------------------- */
+
+static enum client_read
+client_body_bytes(struct client_request *r, struct evbuffer *in)
+{
+	size_t	 n = evbuffer_get_length(in);
+
+	if (n > r->remaining) {
+		n = (size_t)r->remaining;
+	}
+	evbuffer_remove_buffer(in, r->body, n);
+	r->remaining -= n;
+	return (r->remaining == 0 ? CLIENT_DONE : CLIENT_MORE);
+}
+
+
+/* "1a;ext=value": hex digits, then nothing or an extension, ignored. */
+static enum client_read
+client_chunk_size(struct client_request *r, const char *line)
+{
+	const struct config	*conf = r->conn->server->config;
+	size_t			 digits = strspn(line, "0123456789abcdefABCDEF");
+	const char		*rest = line + digits;
+
+	rest += strspn(rest, " \t");
+	if (digits == 0 || digits > 15 || (*rest != '\0' && *rest != ';')) {
+		return (client_refuse(r, 400, "malformed chunk size"));
+	}
+	r->remaining = strtoull(line, NULL, 16);
+	if (evbuffer_get_length(r->body) + r->remaining >
+	    conf->limits.body_bytes) {
+		return (client_refuse(r, 413, "the request body is larger "
+		    "than the limit"));
+	}
+	r->chunk = r->remaining > 0 ? CHUNK_DATA : CHUNK_TRAILER;
+	return (CLIENT_MORE);
+}
+
+
+/* One line of chunked framing: a size, the CRLF after data, or a
+ * trailer line (read and dropped: trailers are not forwarded). */
+static enum client_read
+client_chunk_line(struct client_request *r, const char *line, size_t len)
+{
+	size_t	 limit = r->conn->server->config->limits.header_bytes;
+
+	switch (r->chunk) {
+	case CHUNK_SIZE:
+		return (client_chunk_size(r, line));
+	case CHUNK_DATA_END:
+		if (len != 0) {
+			return (client_refuse(r, 400, "chunk data longer "
+			    "than its size"));
+		}
+		r->chunk = CHUNK_SIZE;
+		return (CLIENT_MORE);
+	default:
+		r->head_bytes += len + 2;
+		if (r->head_bytes > limit) {
+			return (client_refuse(r, 431, "the trailer is larger "
+			    "than the limit"));
+		}
+		return (len == 0 ? CLIENT_DONE : CLIENT_MORE);
+	}
+}
+
+
+static enum client_read
+client_read_chunked(struct client_request *r, struct evbuffer *in)
+{
+	enum client_read	 rv = CLIENT_MORE;
+	char			*line;
+	size_t			 len;
+
+	while (rv == CLIENT_MORE) {
+		if (r->chunk == CHUNK_DATA) {
+			if (client_body_bytes(r, in) == CLIENT_MORE) {
+				return (CLIENT_MORE);
+			}
+			r->chunk = CHUNK_DATA_END;
+			continue;
+		}
+		line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
+		if (line == NULL) {
+			return (evbuffer_get_length(in) > CLIENT_LINE_MAX ?
+			    client_refuse(r, 400, "chunk line too long") :
+			    CLIENT_MORE);
+		}
+		rv = client_chunk_line(r, line, len);
+		free(line);
+	}
+	return (rv);
+}
+
+
+static enum client_read
+client_read_body(struct client_conn *c)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+
+	if (c->req.chunked) {
+		return (client_read_chunked(&c->req, in));
+	}
+	return (client_body_bytes(&c->req, in));
+}
+
+
+/* A client that sent "Expect: 100-continue" waits for this before it
+ * sends the body. */
+static enum client_read
+client_expect(struct client_conn *c)
+{
+	struct client_request	*r = &c->req;
+	const char		*expect = NULL;
+
+	if (client_count_header(&r->headers, "Expect", &expect) == 0 ||
+	    r->minor == 0) {
+		return (CLIENT_MORE);
+	}
+	if (strcasecmp(expect, "100-continue") != 0) {
+		return (client_refuse(r, 417, "only 100-continue can be "
+		    "expected"));
+	}
+	if (c->state == CLIENT_BODY &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
+		bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	}
+	return (CLIENT_MORE);
+}
+
+
+/* ---- the connection's states ----------------------------------------- */
+
+static void
+client_set_state(struct client_conn *c, enum client_state state)
+{
+	struct client_server	*s = c->server;
+
+	c->state = state;
+	switch (state) {
+	case CLIENT_IDLE:
+		bufferevent_set_timeouts(c->bev, &s->idle_tv, &s->idle_tv);
+		break;
+	case CLIENT_HEAD:
+	case CLIENT_BODY:
+		bufferevent_set_timeouts(c->bev, &s->header_tv, &s->idle_tv);
+		break;
+	case CLIENT_BUSY:
+		/* The upstream's own timeouts bound the wait. */
+		bufferevent_set_timeouts(c->bev, NULL, &s->idle_tv);
+		break;
+	default:
+		break;
+	}
+}
+
+
+/* Hands the request to the proxy.  Reading goes on, so a client that
+ * leaves is noticed, but only until a little is buffered. */
+static void
+client_dispatch(struct client_conn *c, int status, const char *message)
+{
+	struct client_request	*r = &c->req;
+
+	client_set_state(c, CLIENT_BUSY);
+	if (status != 0) {
+		r->close_after = true;
+		bufferevent_disable(c->bev, EV_READ);
+		if (r->method == NULL) {
+			r->method = strdup("-");
+		}
+		if (r->target == NULL) {
+			r->target = strdup("-");
+		}
+		if (r->method == NULL || r->target == NULL) {
+			client_conn_free(c);
+			return;
+		}
+	}
+	c->server->cb(r, status, message, c->server->arg);
+}
+
+
+/* Runs the reading states over what is buffered. */
+static void
+client_process(struct client_conn *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	enum client_read	 rv = CLIENT_MORE;
+
+	if (c->state == CLIENT_IDLE) {
+		if (evbuffer_get_length(in) == 0) {
+			return;
+		}
+		client_set_state(c, CLIENT_HEAD);
+	}
+	if (c->state == CLIENT_HEAD) {
+		rv = client_read_head(c);
+		if (rv == CLIENT_DONE && c->state == CLIENT_BODY) {
+			client_set_state(c, CLIENT_BODY);
+			rv = client_expect(c);
+		}
+	}
+	if (c->state == CLIENT_BODY && rv == CLIENT_MORE) {
+		rv = client_read_body(c);
+	}
+	if (rv == CLIENT_DONE) {
+		client_dispatch(c, 0, NULL);
+	} else if (rv == CLIENT_REFUSED) {
+		client_dispatch(c, c->req.refuse_status,
+		    c->req.refuse_message);
+	} else if (c->state == CLIENT_BUSY &&
+	    evbuffer_get_length(in) > CLIENT_PIPELINE_MAX) {
+		bufferevent_disable(c->bev, EV_READ);
+	}
+}
+
+
+/* After a response that ends the connection, what the client is still
+ * sending is read and dropped for a moment: closing with unread data
+ * makes the kernel send a reset, which can destroy the response before
+ * the client has read it. */
+static void
+client_linger(struct client_conn *c)
+{
+	struct timeval	 tv = client_tv(CLIENT_LINGER_MS);
+
+	c->state = CLIENT_LINGER;
+	shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+	bufferevent_set_timeouts(c->bev, &tv, NULL);
+	bufferevent_enable(c->bev, EV_READ);
+}
+
+
+static void
+client_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct client_conn	*c = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+
+	if (c->state == CLIENT_LINGER) {
+		c->lingered += evbuffer_get_length(in);
+		evbuffer_drain(in, evbuffer_get_length(in));
+		if (c->lingered > CLIENT_LINGER_BYTES) {
+			client_conn_free(c);
+		}
+		return;
+	}
+	if (c->state != CLIENT_CLOSING) {
+		client_process(c);
+	}
+}
+
+
+static void
+client_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct client_conn	*c = arg;
+	struct client_request	*r = &c->req;
+
+	if (c->state == CLIENT_CLOSING) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+			client_linger(c);
+		}
+		return;
+	}
+	if (c->state == CLIENT_BUSY && r->drained_cb != NULL) {
+		r->drained_cb(r, r->drained_arg);
+	}
+}
+
+
+static void
+client_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct client_conn	*c = arg;
+
+	if ((what & BEV_EVENT_TIMEOUT) && c->state != CLIENT_LINGER) {
+		log_debug("client %s: timed out %s", c->peer,
+		    (what & BEV_EVENT_READING) ? "reading" : "writing");
+	}
+	client_conn_free(c);
+}
+
+
+/* ---- connections ----------------------------------------------------- */
+
+/* At the connection limit: stop accepting until a connection closes. */
+static void
+client_pause_accepting(struct client_server *s)
+{
+	size_t	 i;
+
+	s->paused = true;
+	for (i = 0; i < s->nlisteners; i++) {
+		evconnlistener_disable(s->listeners[i]);
+	}
+}
+
+
+static void
+client_resume_accepting(struct client_server *s)
+{
+	size_t	 i;
+
+	if (s->paused && s->nconns < s->config->limits.connections) {
+		s->paused = false;
+		for (i = 0; i < s->nlisteners; i++) {
+			evconnlistener_enable(s->listeners[i]);
+		}
+	}
+}
+
+
+/* Closes the connection.  A request the proxy still holds hears of it
+ * through its close callback, once. */
+static void
+client_conn_free(struct client_conn *c)
+{
+	struct client_server	*s = c->server;
+	struct client_request	*r = &c->req;
+	client_close_cb		*cb = r->close_cb;
+
+	r->close_cb = NULL;
+	if (c->state == CLIENT_BUSY && cb != NULL) {
+		cb(r, r->close_arg);
+	}
+	TAILQ_REMOVE(&s->conns, c, next);
+	s->nconns--;
+	client_request_clear(r);
+	bufferevent_free(c->bev);
+	free(c);
+	client_resume_accepting(s);
+}
+
+
+static void
+client_conn_peer(struct client_conn *c, const struct sockaddr *sa,
+    int salen)
+{
+	if (getnameinfo(sa, (socklen_t)salen, c->peer, sizeof(c->peer),
+	    NULL, 0, NI_NUMERICHOST) != 0) {
+		snprintf(c->peer, sizeof(c->peer), "-");
+	}
+}
+
+
+static void
+client_accept(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct client_server	*s = arg;
+	struct client_conn	*c;
+	int			 one = 1;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    client_request_init(c) == -1 ||
+	    (c->bev = bufferevent_socket_new(s->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		log_error("client: out of memory; connection dropped");
+		if (c != NULL && c->req.body != NULL) {
+			evbuffer_free(c->req.body);
+		}
+		free(c);
+		evutil_closesocket(fd);
+		return;
+	}
+	/* Server-sent events must not wait for Nagle's timer. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->server = s;
+	client_conn_peer(c, sa, salen);
+	TAILQ_INSERT_TAIL(&s->conns, c, next);
+	if (++s->nconns >= s->config->limits.connections && !s->paused) {
+		log_warn("client: %zu connections: no longer accepting until "
+		    "one closes", s->nconns);
+		client_pause_accepting(s);
+	}
+	bufferevent_setcb(c->bev, client_read_cb, client_write_cb,
+	    client_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, CLIENT_LOW_WATER, 0);
+	client_set_state(c, CLIENT_IDLE);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+
+/* ---- responses ------------------------------------------------------- */
+
+static bool
+client_status_has_body(const struct client_request *r, int status)
+{
+	return (!r->is_head && status >= 200 && status != 204 &&
+	    status != 304);
+}
+
+
+static void
+client_write_head(struct client_request *r, int status, const char *reason)
+{
+	struct client_conn	*c = r->conn;
+	struct evbuffer		*out = bufferevent_get_output(c->bev);
+	struct evkeyval		*h;
+
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status,
+	    reason != NULL ? reason : "Unknown");
+	TAILQ_FOREACH(h, &r->out, next) {
+		evbuffer_add_printf(out, "%s: %s\r\n", h->key, h->value);
+	}
+	if (evhttp_find_header(&r->out, "Date") == NULL) {
+		evbuffer_add_printf(out, "Date: %s\r\n",
+		    client_date(c->server));
+	}
+	if (r->reply_chunked) {
+		evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+	}
+	if (!r->keepalive || r->close_after) {
+		evbuffer_add(out, "Connection: close\r\n", 19);
+	} else if (r->minor == 0) {
+		evbuffer_add(out, "Connection: keep-alive\r\n", 24);
+	}
+	evbuffer_add(out, "\r\n", 2);
+}
+
+
+void
+client_reply_start(struct client_request *r, int status, const char *reason)
+{
+	bool	 has_length;
+
+	has_length = evhttp_find_header(&r->out, "Content-Length") != NULL;
+	r->reply_body = client_status_has_body(r, status);
+	if (r->reply_body && !has_length) {
+		if (r->minor >= 1) {
+			r->reply_chunked = true;
+		} else {
+			r->close_after = true;	/* the close ends the body */
+		}
+	}
+	r->started = true;
+	client_write_head(r, status, reason);
+}
+
+
+void
+client_reply_chunk(struct client_request *r, struct evbuffer *data)
+{
+	struct evbuffer	*out = bufferevent_get_output(r->conn->bev);
+	size_t		 len = evbuffer_get_length(data);
+
+	if (!r->reply_body || len == 0) {
+		evbuffer_drain(data, len);
+		return;
+	}
+	if (r->reply_chunked) {
+		evbuffer_add_printf(out, "%zx\r\n", len);
+	}
+	evbuffer_add_buffer(out, data);
+	if (r->reply_chunked) {
+		evbuffer_add(out, "\r\n", 2);
+	}
+}
+
+
+/* The response is complete: keep the connection for the next request,
+ * or flush and close it. */
+void
+client_reply_end(struct client_request *r)
+{
+	struct client_conn	*c = r->conn;
+	struct evbuffer		*out = bufferevent_get_output(c->bev);
+
+	if (r->reply_chunked) {
+		evbuffer_add(out, "0\r\n\r\n", 5);
+	}
+	r->close_cb = NULL;
+	r->drained_cb = NULL;
+	if (r->close_after || !r->keepalive) {
+		c->state = CLIENT_CLOSING;
+		bufferevent_disable(c->bev, EV_READ);
+		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+		if (evbuffer_get_length(out) == 0) {
+			client_linger(c);
+		}
+		return;
+	}
+	client_request_clear(r);
+	if (client_request_init(c) == -1) {
+		client_conn_free(c);
+		return;
+	}
+	client_set_state(c, CLIENT_IDLE);
+	bufferevent_enable(c->bev, EV_READ);
+	/* A pipelined request waits in the buffer: read it from the loop,
+	 * not from inside the proxy's callback that ended this one. */
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
+		    BEV_TRIG_DEFER_CALLBACKS);
+	}
+}
+
+
+void
+client_reply(struct client_request *r, int status, const char *reason,
+    struct evbuffer *body)
+{
+	char	 len[32];
+
+	if (client_status_has_body(r, status) || r->is_head) {
+		evhttp_remove_header(&r->out, "Content-Length");
+		snprintf(len, sizeof(len), "%zu",
+		    body != NULL ? evbuffer_get_length(body) : 0);
+		evhttp_add_header(&r->out, "Content-Length", len);
+	}
+	client_reply_start(r, status, reason);
+	if (body != NULL) {
+		client_reply_chunk(r, body);
+	}
+	client_reply_end(r);
+}
+
+
+void
+client_abort(struct client_request *r)
+{
+	r->close_cb = NULL;
+	client_conn_free(r->conn);
+}
+
+
+/* ---- the server ------------------------------------------------------ */
+
+struct client_server *
+client_server_new(struct event_base *base, const struct config *config,
+    client_request_cb *cb, void *arg)
+{
+	struct client_server	*s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		return (NULL);
+	}
+	s->base = base;
+	s->config = config;
+	s->cb = cb;
+	s->arg = arg;
+	s->idle_tv = client_tv(config->timeouts.client_idle);
+	s->header_tv = client_tv(config->timeouts.client_header);
+	TAILQ_INIT(&s->conns);
+	return (s);
+}
+
+
+/* Out of descriptors: pause accepting for a moment, or the listener
+ * would spin on the same error. */
+static void
+client_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	evconnlistener_enable(arg);
+}
+
+
+static void
+client_accept_error(struct evconnlistener *l, void *arg)
+{
+	struct timeval	 pause = client_tv(100);
+	int		 err = EVUTIL_SOCKET_ERROR();
+
+	log_warn("accept: %s", evutil_socket_error_to_string(err));
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	    err == ENOMEM) {
+		evconnlistener_disable(l);
+		event_base_once(evconnlistener_get_base(l), -1, EV_TIMEOUT,
+		    client_accept_resume, l, &pause);
+	}
+}
+
+
+int
+client_server_listen(struct client_server *s, struct evconnlistener *l)
+{
+	struct evconnlistener	**list;
+
+	list = realloc(s->listeners, (s->nlisteners + 1) * sizeof(*list));
+	if (list == NULL) {
+		evconnlistener_free(l);
+		return (-1);
+	}
+	s->listeners = list;
+	s->listeners[s->nlisteners++] = l;
+	evconnlistener_set_cb(l, client_accept, s);
+	evconnlistener_set_error_cb(l, client_accept_error);
+	if (s->paused) {
+		evconnlistener_disable(l);
+	}
+	return (0);
+}
+
+
+void
+client_server_stop(struct client_server *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nlisteners; i++) {
+		evconnlistener_free(s->listeners[i]);
+	}
+	free(s->listeners);
+	s->listeners = NULL;
+	s->nlisteners = 0;
+}
+
+
+void
+client_server_free(struct client_server *s)
+{
+	if (s == NULL) {
+		return;
+	}
+	client_server_stop(s);
+	while (!TAILQ_EMPTY(&s->conns)) {
+		client_conn_free(TAILQ_FIRST(&s->conns));
+	}
+	free(s);
+}
+
+
+size_t
+client_server_connections(const struct client_server *s)
+{
+	return (s->nconns);
+}
+
+
+/* ---- accessors ------------------------------------------------------- */
+
+const char *
+client_request_method(const struct client_request *r)
+{
+	return (r->method);
+}
+
+
+const char *
+client_request_target(const struct client_request *r)
+{
+	return (r->target);
+}
+
+
+int
+client_request_minor(const struct client_request *r)
+{
+	return (r->minor);
+}
+
+
+const char *
+client_request_peer(const struct client_request *r)
+{
+	return (r->conn->peer);
+}
+
+
+struct evkeyvalq *
+client_request_headers(struct client_request *r)
+{
+	return (&r->headers);
+}
+
+
+struct evbuffer *
+client_request_body(struct client_request *r)
+{
+	return (r->body);
+}
+
+
+bool
+client_request_tls(const struct client_request *r)
+{
+	return (false);
+}
+
+
+struct evkeyvalq *
+client_response_headers(struct client_request *r)
+{
+	return (&r->out);
+}
+
+
+size_t
+client_output_pending(const struct client_request *r)
+{
+	return (evbuffer_get_length(bufferevent_get_output(r->conn->bev)));
+}
+
+
+void
+client_set_close_cb(struct client_request *r, client_close_cb *cb,
+    void *arg)
+{
+	r->close_cb = cb;
+	r->close_arg = arg;
+}
+
+
+void
+client_set_drained_cb(struct client_request *r, client_drained_cb *cb,
+    void *arg)
+{
+	r->drained_cb = cb;
+	r->drained_arg = arg;
+}
