@@ -395,7 +395,8 @@ client_framing(struct client_request *r)
 		    "Content-Length"));
 	}
 	if (nte > 0) {
-		if (nte > 1 || r->minor == 0 || strcasecmp(te, "chunked") != 0) {
+		if (nte > 1 || r->minor == 0 ||
+		    strcasecmp(te, "chunked") != 0) {
 			return (client_refuse(r, 501, "only the chunked "
 			    "transfer coding is supported"));
 		}
@@ -473,7 +474,8 @@ static enum client_read
 client_chunk_size(struct client_request *r, const char *line)
 {
 	const struct config	*conf = r->conn->server->config;
-	size_t			 digits = strspn(line, "0123456789abcdefABCDEF");
+	size_t			 digits = strspn(line, "0123456789abcdef"
+				    "ABCDEF");
 	const char		*rest = line + digits;
 
 	rest += strspn(rest, " \t");
@@ -946,8 +948,8 @@ client_reply_end(struct client_request *r)
 	/* A pipelined request waits in the buffer: read it from the loop,
 	 * not from inside the proxy's callback that ended this one. */
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
-		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
-		    BEV_TRIG_DEFER_CALLBACKS);
+		bufferevent_trigger(c->bev, EV_READ,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 	}
 }
 
@@ -1053,6 +1055,9 @@ client_server_stop(struct client_server *s)
 {
 	size_t	 i;
 
+	if (s == NULL) {
+		return;
+	}
 	for (i = 0; i < s->nlisteners; i++) {
 		evconnlistener_free(s->listeners[i]);
 	}

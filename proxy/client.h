@@ -53,14 +53,16 @@ struct client_server	*client_server_new(struct event_base *,
 int			 client_server_listen(struct client_server *,
 			    struct evconnlistener *);
 
-/* Stops accepting: frees every listener.  Connections stay. */
+/* Stops accepting: frees every listener.  Connections stay.  NULL does
+ * nothing. */
 void			 client_server_stop(struct client_server *);
 
 /* Closes every connection and frees the server; NULL does nothing. */
 void			 client_server_free(struct client_server *);
 
 /* Returns the number of open client connections. */
-size_t			 client_server_connections(const struct client_server *);
+size_t			 client_server_connections(
+			    const struct client_server *);
 
 /* The request. */
 const char	*client_request_method(const struct client_request *);

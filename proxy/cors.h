@@ -124,8 +124,8 @@ struct cors_fix {
 	const struct policy	*policy;	/* where it goes; NULL: a new
 						 * policy in the policy list */
 	char			 where[400];	/* "policy 'app' at FILE:L:C" */
-	bool			 add;		/* change holds items to add
-						 * to a list; else keys to set */
+	bool			 add;		/* change: items to add to a
+						 * list; else keys to set */
 	char			 change[640];	/* YAML, may span lines */
 };
 

@@ -36,7 +36,7 @@ struct diag {
 	struct diag_entry	*entries;
 	size_t			 count;
 	size_t			 capacity;
-	size_t			 errors;	/* entries of level DIAG_ERROR */
+	size_t			 errors;	/* entries at DIAG_ERROR */
 };
 
 /* Appends an error or warning at mark; on allocation failure the entry

@@ -128,7 +128,7 @@ static const struct option main_longopts[] = {
 	{ "quiet",		no_argument,		NULL, 'q' },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "check",		no_argument,		NULL, MAIN_OPT_CHECK },
-	{ "version",		no_argument,		NULL, MAIN_OPT_VERSION },
+	{ "version",		no_argument,	NULL, MAIN_OPT_VERSION },
 	{ NULL,			0,			NULL, 0 }
 };
 

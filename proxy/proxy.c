@@ -36,6 +36,7 @@
 #include "client.h"
 #include "cors.h"
 #include "log.h"
+#include "metrics.h"
 #include "proxy.h"
 #include "upstream.h"
 
@@ -205,6 +206,20 @@ exchange_decision_name(const struct exchange *ex)
 }
 
 
+static enum metrics_decision
+exchange_metrics_decision(const struct exchange *ex)
+{
+	if (ex->cors.reported) {
+		return (METRICS_REPORTED);
+	}
+	switch (ex->cors.decision) {
+	case CORS_ALLOWED:	return (METRICS_ALLOWED);
+	case CORS_DENIED:	return (METRICS_DENIED);
+	default:		return (METRICS_NO_ORIGIN);
+	}
+}
+
+
 static void
 exchange_log(const struct exchange *ex, const char *target)
 {
@@ -223,6 +238,8 @@ exchange_log(const struct exchange *ex, const char *target)
 	a.upstream = ex->server != NULL ?
 	    upstream_server_name(ex->server) : NULL;
 	log_access(&a);
+	metrics_request(exchange_metrics_decision(ex), ex->status,
+	    ex->cors.preflight, a.duration_us);
 }
 
 
@@ -870,6 +887,10 @@ exchange_failed(struct exchange *ex)
 	const char	*name = upstream_server_name(ex->server);
 	char		 msg[400];
 
+	metrics_upstream_error(ex->connect_timed_out ||
+	    ex->upstream_error == EVREQ_HTTP_TIMEOUT ?
+	    METRICS_UPSTREAM_TIMEOUT : ex->connect_failed ?
+	    METRICS_UPSTREAM_CONNECT : METRICS_UPSTREAM_BROKEN);
 	if (ex->reply_started) {
 		exchange_abort_client(ex);
 		return;

@@ -20,6 +20,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "admin.h"
 #include "client.h"
 #include "log.h"
 #include "proxy.h"
@@ -32,6 +33,7 @@ struct server {
 	const struct config		 *config;
 	struct event_base		 *base;
 	struct client_server		 *clients;
+	struct client_server		 *admin;
 	struct proxy			 *proxy;
 	struct event			 *sigterm;
 	struct event			 *sigint;
@@ -142,6 +144,34 @@ server_print_ready(struct server *s, const char *listening)
 }
 
 
+/* The admin address gets its own listener and connections, so a flood
+ * of proxied traffic cannot starve health checks of connections. */
+static int
+server_bind_admin(struct server *s, char *line, size_t len)
+{
+	struct config_listen	 l;
+	struct evconnlistener	*lev;
+	char			 name[128];
+
+	memset(&l, 0, sizeof(l));
+	if (config_parse_hostport(s->config->admin, &l.host, &l.port) == -1) {
+		log_error("admin %s: not HOST:PORT", s->config->admin);
+		return (-1);
+	}
+	s->admin = client_server_new(s->base, s->config, admin_handle,
+	    s->clients);
+	lev = s->admin != NULL ? server_listen(s, &l) : NULL;
+	free(l.host);
+	if (lev == NULL || client_server_listen(s->admin, lev) == -1) {
+		return (-1);
+	}
+	server_bound_name(lev, name, sizeof(name));
+	server_append(line, len, "", "; admin on ");
+	server_append(line, len, "", name);
+	return (0);
+}
+
+
 static int
 server_bind_all(struct server *s)
 {
@@ -161,6 +191,10 @@ server_bind_all(struct server *s)
 			return (-1);
 		}
 		server_append(listening, sizeof(listening), ", ", name);
+	}
+	if (s->config->admin != NULL && server_bind_admin(s, listening,
+	    sizeof(listening)) == -1) {
+		return (-1);
 	}
 	server_print_ready(s, listening);
 	return (0);
@@ -208,6 +242,7 @@ server_signal(evutil_socket_t sig, short what, void *arg)
 	log_info("%s: no longer accepting; finishing %u requests in flight",
 	    strsignal((int)sig), proxy_inflight(s->proxy));
 	client_server_stop(s->clients);
+	client_server_stop(s->admin);
 	event_base_gettimeofday_cached(s->base, &now);
 	evutil_timeradd(&now, &limit, &s->drain_deadline);
 	s->drain_timer = evtimer_new(s->base, server_drain_check, s);
@@ -231,6 +266,7 @@ server_free(struct server *s)
 	if (s->sigint != NULL) {
 		event_free(s->sigint);
 	}
+	client_server_free(s->admin);
 	client_server_free(s->clients);
 	proxy_free(s->proxy);
 	if (s->base != NULL) {

@@ -156,9 +156,11 @@ upstream_group_init(struct upstream_pool *pool, struct upstream_group *g,
 		if (upstream_resolve(s, errbuf, len) == -1) {
 			return (-1);
 		}
-		if (s->conf->tls && g->ssl_ctx == NULL &&
-		    (g->ssl_ctx = upstream_ssl_ctx(conf, errbuf, len)) == NULL) {
-			return (-1);
+		if (s->conf->tls && g->ssl_ctx == NULL) {
+			g->ssl_ctx = upstream_ssl_ctx(conf, errbuf, len);
+			if (g->ssl_ctx == NULL) {
+				return (-1);
+			}
 		}
 		s->ssl_ctx = g->ssl_ctx;
 	}
