@@ -39,6 +39,7 @@
 
 #include "client.h"
 #include "log.h"
+#include "token.h"
 
 #define CLIENT_LINE_MAX		(16 * 1024)	/* request line, chunk size */
 #define CLIENT_PIPELINE_MAX	(64 * 1024)	/* read ahead while busy */
@@ -142,27 +143,6 @@ client_tv(long ms)
 }
 
 
-static bool
-client_is_tchar(unsigned char c)
-{
-	return (isalnum(c) || strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
-
-static bool
-client_is_token(const char *s, size_t len)
-{
-	size_t	 i;
-
-	for (i = 0; i < len; i++) {
-		if (!client_is_tchar((unsigned char)s[i])) {
-			return (false);
-		}
-	}
-	return (len > 0);
-}
-
-
 /* Field values: visible bytes, obs-text, spaces and tabs; no NUL, CR,
  * LF or other control bytes. */
 static bool
@@ -178,26 +158,6 @@ client_is_field_value(const char *s, size_t len)
 		}
 	}
 	return (true);
-}
-
-
-/* Returns true when the comma-separated header names token. */
-static bool
-client_has_token(const char *list, const char *token)
-{
-	size_t	 n = strlen(token);
-
-	while (list != NULL && *list != '\0') {
-		size_t	 len;
-
-		list += strspn(list, " \t,");
-		len = strcspn(list, " \t,");
-		if (len == n && strncasecmp(list, token, n) == 0) {
-			return (true);
-		}
-		list += len;
-	}
-	return (false);
 }
 
 
@@ -268,7 +228,7 @@ client_parse_request_line(struct client_request *r, char *line)
 		return (client_refuse(r, 400, "malformed request line"));
 	}
 	*sp1 = *sp2 = '\0';
-	if (!client_is_token(line, (size_t)(sp1 - line))) {
+	if (!token_valid(line, (size_t)(sp1 - line))) {
 		return (client_refuse(r, 400, "malformed method"));
 	}
 	if ((r->method = strdup(line)) == NULL ||
@@ -309,7 +269,7 @@ client_parse_header(struct client_request *r, char *line, size_t len)
 		    "allowed"));
 	}
 	if ((colon = memchr(line, ':', len)) == NULL ||
-	    !client_is_token(line, (size_t)(colon - line))) {
+	    !token_valid(line, (size_t)(colon - line))) {
 		return (client_refuse(r, 400, "malformed header field"));
 	}
 	*colon = '\0';
@@ -384,8 +344,8 @@ client_framing(struct client_request *r)
 		    "Host header"));
 	}
 	client_count_header(&r->headers, "Connection", &conn);
-	r->keepalive = r->minor >= 1 ? !client_has_token(conn, "close") :
-	    client_has_token(conn, "keep-alive");
+	r->keepalive = r->minor >= 1 ? !token_list_has(conn, "close") :
+	    token_list_has(conn, "keep-alive");
 	if (nte > 0 && ncl > 0) {
 		return (client_refuse(r, 400, "both Content-Length and "
 		    "Transfer-Encoding"));

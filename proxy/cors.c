@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "cors.h"
+#include "token.h"
 
 #define CORS_VARY	"Origin, Access-Control-Request-Method, " \
 			    "Access-Control-Request-Headers"
@@ -90,35 +91,6 @@ cors_set_reason(struct cors_result *out, enum cors_reason reason,
 	}
 	memcpy(out->denied, name, len);
 	out->denied[len] = '\0';
-}
-
-
-static bool
-cors_is_tchar(char c)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9')) {
-		return true;
-	}
-	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-
-/* An HTTP token: what a method or a header name must be. */
-static bool
-cors_is_token(const char *s, size_t len)
-{
-	size_t	 i;
-
-	if (len == 0) {
-		return false;
-	}
-	for (i = 0; i < len; i++) {
-		if (!cors_is_tchar(s[i])) {
-			return false;
-		}
-	}
-	return true;
 }
 
 
@@ -325,7 +297,7 @@ cors_check_method(const struct policy *p, const struct cors_request *req,
 	size_t		 len = strlen(m);
 
 	/* Methods are case-sensitive: "patch" is not "PATCH". */
-	if (!cors_is_token(m, len) || (!p->allow_methods.any &&
+	if (!token_valid(m, len) || (!p->allow_methods.any &&
 	    !cors_list_has(&p->allow_methods, m, len, false))) {
 		cors_set_reason(out, CORS_REASON_METHOD, m, len);
 	}
@@ -344,7 +316,7 @@ cors_check_headers(const struct policy *p, const struct cors_request *req,
 		return;
 	}
 	while (names->count > 0 && cors_next_name(&cursor, &name, &len)) {
-		if (!cors_is_token(name, len) || (!p->allow_headers.any &&
+		if (!token_valid(name, len) || (!p->allow_headers.any &&
 		    !cors_list_has(&p->allow_headers, name, len, true))) {
 			cors_set_reason(out, CORS_REASON_HEADER, name, len);
 			return;

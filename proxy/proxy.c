@@ -36,6 +36,7 @@
 #include "client.h"
 #include "cors.h"
 #include "log.h"
+#include "token.h"
 #include "metrics.h"
 #include "proxy.h"
 #include "upstream.h"
@@ -147,23 +148,11 @@ static bool
 proxy_connection_names(const struct evkeyvalq *headers, const char *name)
 {
 	const struct evkeyval	*h;
-	size_t			 n = strlen(name);
 
 	TAILQ_FOREACH(h, headers, next) {
-		const char	*p = h->value;
-
-		if (strcasecmp(h->key, "Connection") != 0) {
-			continue;
-		}
-		while (*p != '\0') {
-			size_t	 len;
-
-			p += strspn(p, " \t,");
-			len = strcspn(p, " \t,");
-			if (len == n && strncasecmp(p, name, n) == 0) {
-				return (true);
-			}
-			p += len;
+		if (strcasecmp(h->key, "Connection") == 0 &&
+		    token_list_has(h->value, name)) {
+			return (true);
 		}
 	}
 	return (false);
@@ -632,26 +621,6 @@ exchange_forward(struct exchange *ex)
 
 /* ---- the upstream's response ----------------------------------------- */
 
-/* Returns true when the comma-separated list names token. */
-static bool
-proxy_vary_has(const char *list, const char *token)
-{
-	size_t	 n = strlen(token);
-
-	while (*list != '\0') {
-		size_t	 len;
-
-		list += strspn(list, " ,");
-		len = strcspn(list, ",");
-		if (len == n && strncasecmp(list, token, n) == 0) {
-			return (true);
-		}
-		list += len;
-	}
-	return (false);
-}
-
-
 /* Adds each token of value to the list in buf unless already there. */
 static void
 proxy_vary_add(char *buf, size_t len, const char *value)
@@ -670,7 +639,7 @@ proxy_vary_add(char *buf, size_t len, const char *value)
 		if (n > 0 && n < sizeof(token)) {
 			memcpy(token, p, n);
 			token[n] = '\0';
-			if (!proxy_vary_has(buf, token) &&
+			if (!token_list_has(buf, token) &&
 			    used + n + 3 < len) {
 				snprintf(buf + used, len - used, "%s%s",
 				    used > 0 ? ", " : "", token);
