@@ -8,7 +8,8 @@ cd "$top"
 
 # What building and testing needs, as Debian 12 package names.
 packages="gcc pkg-config meson ninja-build libevent-dev libyaml-dev
-    libpcre2-dev libssl-dev libcriterion-dev curl ca-certificates"
+    libpcre2-dev libssl-dev libcriterion-dev curl ca-certificates
+    chromium"
 
 as_root() {
 	if [ "$(id -u)" -eq 0 ]; then
@@ -30,6 +31,7 @@ missing_packages() {
 		echo libevent-dev
 	fi
 	command -v node >/dev/null 2>&1 || echo nodejs
+	command -v npm >/dev/null 2>&1 || echo npm
 }
 
 install_missing() {
@@ -39,6 +41,17 @@ install_missing() {
 	as_root apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq \
 	    $missing >&2
+}
+
+# npm_ci DIR: install DIR's locked npm packages when node_modules is
+# missing or was installed from another package-lock.json.
+npm_ci() {
+	stamp=$1/node_modules/.installed-package-lock.json
+	if ! cmp -s "$1/package-lock.json" "$stamp"; then
+		echo "installing npm packages in $1" >&2
+		(cd "$1" && npm ci --no-audit --no-fund) >&2
+		cp "$1/package-lock.json" "$stamp"
+	fi
 }
 
 # build_dir NAME [MESON OPTIONS...]: configure once, then build.

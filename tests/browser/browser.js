@@ -84,7 +84,8 @@ async function launchBrowser() {
 }
 
 const PAGE_HTML = '<!doctype html>\n<html><head><meta charset="utf-8">' +
-    '<title>corsproxy browser test</title></head>\n' +
+    '<title>corsproxy browser test</title>' +
+    '<link rel="icon" href="data:,"></head>\n' +
     '<body><p>A page whose scripts call the proxy.</p></body></html>\n';
 
 /*
