@@ -108,6 +108,7 @@ struct client_conn {
 	enum client_state		 state;
 	struct client_request		 req;
 	size_t				 lingered;
+	struct event			*deadline;	/* client_header */
 	char				 peer[64];
 	TAILQ_ENTRY(client_conn)	 next;
 };
@@ -558,11 +559,16 @@ client_set_state(struct client_conn *c, enum client_state state)
 		bufferevent_set_timeouts(c->bev, &s->idle_tv, &s->idle_tv);
 		break;
 	case CLIENT_HEAD:
-	case CLIENT_BODY:
+		/* A deadline, not an idle timeout: a client dripping a
+		 * byte at a time must not hold the connection forever. */
+		evtimer_add(c->deadline, &s->header_tv);
 		bufferevent_set_timeouts(c->bev, &s->header_tv, &s->idle_tv);
+		break;
+	case CLIENT_BODY:
 		break;
 	case CLIENT_BUSY:
 		/* The upstream's own timeouts bound the wait. */
+		evtimer_del(c->deadline);
 		bufferevent_set_timeouts(c->bev, NULL, &s->idle_tv);
 		break;
 	default:
@@ -686,6 +692,18 @@ client_write_cb(struct bufferevent *bev, void *arg)
 }
 
 
+/* timeouts.client_header passed before the request was complete. */
+static void
+client_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client_conn	*c = arg;
+
+	log_debug("client %s: request not complete within "
+	    "timeouts.client_header; closing", c->peer);
+	client_conn_free(c);
+}
+
+
 static void
 client_event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -745,6 +763,7 @@ client_conn_free(struct client_conn *c)
 	s->nconns--;
 	client_request_clear(r);
 	bufferevent_free(c->bev);
+	event_free(c->deadline);
 	free(c);
 	client_resume_accepting(s);
 }
@@ -771,11 +790,16 @@ client_accept(struct evconnlistener *l, evutil_socket_t fd,
 
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    client_request_init(c) == -1 ||
+	    (c->deadline = evtimer_new(s->base, client_deadline_cb,
+	    c)) == NULL ||
 	    (c->bev = bufferevent_socket_new(s->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
 		log_error("client: out of memory; connection dropped");
 		if (c != NULL && c->req.body != NULL) {
 			evbuffer_free(c->req.body);
+		}
+		if (c != NULL && c->deadline != NULL) {
+			event_free(c->deadline);
 		}
 		free(c);
 		evutil_closesocket(fd);

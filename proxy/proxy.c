@@ -71,6 +71,8 @@ struct exchange {
 	enum evhttp_request_error	 upstream_error;
 	bool				 upstream_failed;
 	bool				 connect_failed;
+	bool				 tls_failed;
+	char				 tls_error[160];
 	bool				 connect_timed_out;
 	bool				 preflight_forwarded;
 	bool				 reused;	/* conn served before */
@@ -881,10 +883,15 @@ exchange_failed(struct exchange *ex)
 		exchange_error(ex, 504, "gateway_timeout", msg);
 		return;
 	}
-	snprintf(msg, sizeof(msg), ex->connect_failed ?
-	    "upstream %s refused or could not be reached" :
-	    "upstream %s closed the connection or sent an invalid response",
-	    name);
+	if (ex->tls_failed) {
+		snprintf(msg, sizeof(msg), "upstream %s: TLS failed: %s", name,
+		    ex->tls_error);
+	} else {
+		snprintf(msg, sizeof(msg), ex->connect_failed ?
+		    "upstream %s refused or could not be reached" :
+		    "upstream %s closed the connection or sent an invalid "
+		    "response", name);
+	}
 	if (!ex->connect_failed) {
 		log_warn("%s", msg);
 	}
@@ -898,6 +905,8 @@ exchange_failed_cb(evutil_socket_t fd, short what, void *arg)
 	struct exchange	*ex = arg;
 
 	if (ex->conn != NULL) {
+		ex->tls_failed = upstream_conn_tls_error(ex->conn,
+		    ex->tls_error, sizeof(ex->tls_error));
 		upstream_release(ex->conn, false);
 		ex->conn = NULL;
 	}

@@ -410,3 +410,29 @@ upstream_group_size(const struct upstream_pool *pool, size_t group)
 {
 	return (pool->groups[group].nservers);
 }
+
+
+bool
+upstream_conn_tls_error(struct upstream_conn *c, char *buf, size_t len)
+{
+	struct bufferevent	*bev;
+	SSL			*ssl;
+	unsigned long		 err;
+	long			 verify;
+
+	if (!c->server->conf->tls ||
+	    (bev = evhttp_connection_get_bufferevent(c->evcon)) == NULL ||
+	    (ssl = bufferevent_openssl_get_ssl(bev)) == NULL) {
+		return (false);
+	}
+	if ((verify = SSL_get_verify_result(ssl)) != X509_V_OK) {
+		snprintf(buf, len, "certificate not trusted: %s",
+		    X509_verify_cert_error_string(verify));
+		return (true);
+	}
+	if ((err = bufferevent_get_openssl_error(bev)) != 0) {
+		ERR_error_string_n(err, buf, len);
+		return (true);
+	}
+	return (false);
+}

@@ -56,6 +56,11 @@ void			 upstream_release(struct upstream_conn *,
 /* A connect to server failed or timed out: avoid it for a while. */
 void			 upstream_mark_failed(struct upstream_server *);
 
+/* Writes why TLS failed on the connection, when it did, into buf and
+ * returns true; false for a plain connection or no TLS error. */
+bool			 upstream_conn_tls_error(struct upstream_conn *,
+			    char *buf, size_t len);
+
 /* Returns "host:port" of the server, for logs. */
 const char		*upstream_server_name(const struct upstream_server *);
 

@@ -10,6 +10,7 @@
  * grace, then SIGKILL; a process still alive when the test process
  * exits is killed from an exit hook, so no test leaves one behind.
  */
+const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
@@ -743,11 +744,83 @@ function streamGet(t, port, target, headers = {}) {
 	});
 }
 
+/* Waits until the peer has closed conn; returns how long that took in
+ * ms, or throws when it is still open after timeoutMs. */
+async function waitClosed(conn, timeoutMs = 5000) {
+	const start = Date.now();
+
+	await waitFor(() => conn.ended, timeoutMs,
+	    'the proxy to close the connection', 5);
+	return Date.now() - start;
+}
+
+/* The error names the proxy uses in the bodies of its own answers. */
+const PROXY_ERROR_NAMES = {
+	400: 'bad_request',
+	403: 'origin_not_allowed',
+	413: 'payload_too_large',
+	417: 'expectation_failed',
+	431: 'request_header_fields_too_large',
+	500: 'internal_error',
+	501: 'not_implemented',
+	502: 'bad_gateway',
+	503: 'service_unavailable',
+	504: 'gateway_timeout',
+	505: 'http_version_not_supported',
+};
+
+/*
+ * Checks a response the proxy made itself: the status, a JSON body of
+ * exactly {"error","status","message"} with the usual error name, a
+ * Content-Length that matches, one Date, and the CORS headers of
+ * opts.origin (an allowed origin, credentials on as in the development
+ * defaults) or none at all when opts.origin is not given.  Returns the
+ * parsed body.
+ */
+function assertProxyError(res, status, opts = {}) {
+	const what = `${res.statusLine} ${JSON.stringify(res.headers)} ` +
+	    res.body.toString('latin1').slice(0, 300);
+	let body;
+
+	assert.equal(res.status, status, what);
+	assert.match(getHeader(res, 'content-type') || '',
+	    /^application\/json\b/, what);
+	assert.deepEqual(getHeaders(res, 'content-length'),
+	    [String(res.body.length)], what);
+	assert.equal(getHeaders(res, 'date').length, 1, what);
+	try {
+		body = JSON.parse(res.body.toString('utf8'));
+	} catch (e) {
+		assert.fail(`the body is not JSON: ${what}`);
+	}
+	assert.deepEqual(Object.keys(body).sort(),
+	    ['error', 'message', 'status'], what);
+	assert.equal(body.status, status, what);
+	assert.equal(body.error, opts.error || PROXY_ERROR_NAMES[status],
+	    what);
+	assert.equal(typeof body.message, 'string', what);
+	assert.ok(body.message.length > 0, what);
+	if (opts.origin) {
+		assert.deepEqual(getHeaders(res, 'access-control-allow-origin'),
+		    [opts.origin], what);
+		assert.deepEqual(getHeaders(res,
+		    'access-control-allow-credentials'), ['true'], what);
+		assert.ok(headerTokens(res, 'vary').map((v) => v.toLowerCase())
+		    .includes('origin'), what);
+	} else {
+		assert.deepEqual(getHeaders(res, 'access-control-allow-origin'),
+		    [], what);
+	}
+	return body;
+}
+
 module.exports = {
 	DEV_ORIGIN,
 	EVIL_ORIGIN,
+	PROXY_ERROR_NAMES,
 	SANITIZER,
 	RawConnection,
+	assertProxyError,
 	backendFor,
 	buildRequest,
 	closedPort,
@@ -771,6 +844,7 @@ module.exports = {
 	startProxy,
 	streamGet,
 	tempDir,
+	waitClosed,
 	waitFor,
 	writeConfig,
 };
