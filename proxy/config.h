@@ -42,7 +42,7 @@ enum config_host_mode {
 };
 
 struct config_upstream {
-	char			*name;		/* "default" for the shorthand */
+	char			*name;		/* "default": the shorthand */
 	struct config_server	*servers;
 	size_t			 nservers;
 	enum config_host_mode	 host_mode;
@@ -144,22 +144,6 @@ struct config	*config_load(const char *file,
 
 /* Frees the config and all it owns; config_free(NULL) does nothing. */
 void		 config_free(struct config *);
-
-/* Parses "10s", "250ms", "2m" into milliseconds; -1 when malformed. */
-long		 config_parse_duration(const char *);
-
-/* Parses "32KiB", "10MiB", "512B" or a bare number into bytes; returns
- * 0, or -1 when malformed or too large. */
-int		 config_parse_size(const char *, size_t *);
-
-/* Splits "host:port" or "[v6]:port" into a malloc'ed host without
- * brackets and a port.  Returns 0, or -1 when malformed. */
-int		 config_parse_hostport(const char *, char **host, int *port);
-
-/* Parses an http:// or https:// upstream URL with no path beyond "/".
- * Returns 0, or -1 with a reason in errbuf. */
-int		 config_parse_server(const char *url, struct config_server *,
-		    char *errbuf, size_t errlen);
 
 /* Returns the first route whose host (when it names one; any port in
  * host is ignored) and path prefix match the request target; the

@@ -16,6 +16,7 @@
 #include <criterion/criterion.h>
 
 #include "config.h"
+#include "confvalue.h"
 
 #define NO_UPSTREAM	"no upstream: add 'upstream: http://HOST:PORT', " \
 			"or 'upstreams' with named groups"
@@ -293,6 +294,17 @@ Test(config, every_error_is_reported)
 	    "config/bad-many.yaml:1:1: error: " NO_UPSTREAM "\n");
 	cr_assert_eq(diag.errors, 9);
 }
+
+/* The suggestion search must skip a policy whose name failed to load. */
+Test(config, route_to_unknown_policy_beside_unnamed_policy)
+{
+	expect_failure("config/bad-route-unnamed-policy.yaml",
+	    "config/bad-route-unnamed-policy.yaml:7:7: error: a policy needs "
+	    "'name'\n"
+	    "config/bad-route-unnamed-policy.yaml:4:16: error: unknown policy "
+	    "'ap'; did you mean 'app'?\n");
+}
+
 
 Test(config, listen_errors_name_the_item)
 {
@@ -977,7 +989,7 @@ Test(config, sizes_parse)
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		n = 12345;
-		cr_assert_eq(config_parse_size(cases[i].text, &n), 0, "%s",
+		cr_assert_eq(confvalue_parse_size(cases[i].text, &n), 0, "%s",
 		    cases[i].text);
 		cr_assert_eq(n, cases[i].bytes, "%s", cases[i].text);
 	}
@@ -993,7 +1005,7 @@ Test(config, sizes_reject_malformed)
 	size_t	 i, n;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		cr_assert_eq(config_parse_size(cases[i], &n), -1, "%s",
+		cr_assert_eq(confvalue_parse_size(cases[i], &n), -1, "%s",
 		    cases[i]);
 	}
 }
@@ -1010,7 +1022,7 @@ Test(config, durations_parse)
 	size_t	 i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		cr_assert_eq(config_parse_duration(cases[i].text),
+		cr_assert_eq(confvalue_parse_duration(cases[i].text),
 		    cases[i].ms, "%s", cases[i].text);
 	}
 }
@@ -1024,7 +1036,7 @@ Test(config, durations_reject_malformed)
 	size_t	 i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		cr_assert_eq(config_parse_duration(cases[i]), -1, "%s",
+		cr_assert_eq(confvalue_parse_duration(cases[i]), -1, "%s",
 		    cases[i]);
 	}
 }
@@ -1047,7 +1059,7 @@ Test(config, hostports_parse)
 	size_t	 i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		cr_assert_eq(config_parse_hostport(cases[i].text, &host,
+		cr_assert_eq(confvalue_parse_hostport(cases[i].text, &host,
 		    &port), 0, "%s", cases[i].text);
 		cr_assert_str_eq(host, cases[i].host);
 		cr_assert_eq(port, cases[i].port);
@@ -1067,7 +1079,7 @@ Test(config, hostports_reject_malformed)
 	size_t	 i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		cr_assert_eq(config_parse_hostport(cases[i], &host, &port),
+		cr_assert_eq(confvalue_parse_hostport(cases[i], &host, &port),
 		    -1, "%s", cases[i]);
 	}
 }
@@ -1092,7 +1104,7 @@ Test(config, server_urls_parse)
 	size_t			 i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		cr_assert_eq(config_parse_server(cases[i].url, &srv, err,
+		cr_assert_eq(confvalue_parse_server(cases[i].url, &srv, err,
 		    sizeof(err)), 0, "%s: %s", cases[i].url, err);
 		cr_assert_str_eq(srv.url, cases[i].url);
 		cr_assert_eq(srv.tls, cases[i].tls);
@@ -1131,7 +1143,7 @@ Test(config, server_urls_reject_malformed)
 	size_t			 i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		cr_assert_eq(config_parse_server(cases[i].url, &srv, err,
+		cr_assert_eq(confvalue_parse_server(cases[i].url, &srv, err,
 		    sizeof(err)), -1, "%s", cases[i].url);
 		cr_assert_str_eq(err, cases[i].reason, "%s", cases[i].url);
 	}
