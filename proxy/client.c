@@ -44,6 +44,7 @@
 #define CLIENT_LINE_MAX		(16 * 1024)	/* request line, chunk size */
 #define CLIENT_PIPELINE_MAX	(64 * 1024)	/* read ahead while busy */
 #define CLIENT_LOW_WATER	(16 * 1024)	/* drained: below this */
+#define CLIENT_IO_MAX		(256 * 1024)	/* bytes a read or write */
 #define CLIENT_LINGER_MS	2000
 #define CLIENT_LINGER_BYTES	(1024 * 1024)
 
@@ -818,6 +819,9 @@ client_accept(struct evconnlistener *l, evutil_socket_t fd,
 	bufferevent_setcb(c->bev, client_read_cb, client_write_cb,
 	    client_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, CLIENT_LOW_WATER, 0);
+	/* 16 KiB a call by default: large responses want fewer calls. */
+	bufferevent_set_max_single_write(c->bev, CLIENT_IO_MAX);
+	bufferevent_set_max_single_read(c->bev, CLIENT_IO_MAX);
 	client_set_state(c, CLIENT_IDLE);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }

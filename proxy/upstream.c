@@ -29,6 +29,7 @@
 
 #define UPSTREAM_IDLE_MAX	64	/* idle connections per server */
 #define UPSTREAM_FAIL_SECONDS	10	/* how long a failed server rests */
+#define UPSTREAM_IO_MAX		(256 * 1024)	/* bytes a read or write */
 
 struct upstream_server {
 	struct upstream_pool		*pool;
@@ -343,6 +344,9 @@ upstream_conn_new(struct upstream_server *s)
 	tv.tv_usec = (t->upstream_read % 1000) * 1000;
 	evhttp_connection_set_timeout_tv(c->evcon, &tv);
 	evhttp_connection_set_retries(c->evcon, 0);
+	bev = evhttp_connection_get_bufferevent(c->evcon);
+	bufferevent_set_max_single_read(bev, UPSTREAM_IO_MAX);
+	bufferevent_set_max_single_write(bev, UPSTREAM_IO_MAX);
 	evhttp_connection_set_closecb(c->evcon, upstream_conn_closed, c);
 	return (c);
 }
