@@ -18,6 +18,7 @@
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <ctype.h>
@@ -29,9 +30,9 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -44,7 +45,8 @@
 #define CLIENT_LINE_MAX		(16 * 1024)	/* request line, chunk size */
 #define CLIENT_PIPELINE_MAX	(64 * 1024)	/* read ahead while busy */
 #define CLIENT_LOW_WATER	(16 * 1024)	/* drained: below this */
-#define CLIENT_IO_MAX		(256 * 1024)	/* bytes a read or write */
+#define CLIENT_IO_MAX		(256 * 1024)	/* bytes a write */
+#define CLIENT_READ_CHUNK	(64 * 1024)	/* bytes a read */
 #define CLIENT_LINGER_MS	2000
 #define CLIENT_LINGER_BYTES	(1024 * 1024)
 
@@ -105,11 +107,16 @@ struct client_request {
 
 struct client_conn {
 	struct client_server		*server;
-	struct bufferevent		*bev;
+	evutil_socket_t			 fd;
+	struct event			*ev;		/* readable or writable,
+							 * edge-triggered */
+	struct event			*timer;		/* the state's timeout */
+	struct evbuffer			*in;
+	struct evbuffer			*out;
+	bool				 read_paused;
 	enum client_state		 state;
 	struct client_request		 req;
 	size_t				 lingered;
-	struct event			*deadline;	/* client_header */
 	char				 peer[64];
 	TAILQ_ENTRY(client_conn)	 next;
 };
@@ -130,8 +137,10 @@ struct client_server {
 	char				  date[40];
 };
 
-static void	client_process(struct client_conn *);
+static int	client_process(struct client_conn *);
 static void	client_conn_free(struct client_conn *);
+static void	client_conn_release(struct client_conn *);
+static void	client_flush_soon(struct client_conn *);
 
 
 /* ---- small helpers --------------------------------------------------- */
@@ -375,7 +384,7 @@ static enum client_read
 client_read_head(struct client_conn *c)
 {
 	struct client_request	*r = &c->req;
-	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	struct evbuffer		*in = c->in;
 	size_t			 limit = c->server->config->limits.header_bytes;
 	enum client_read	 rv = CLIENT_MORE;
 	char			*line;
@@ -514,7 +523,7 @@ client_read_chunked(struct client_request *r, struct evbuffer *in)
 static enum client_read
 client_read_body(struct client_conn *c)
 {
-	struct evbuffer	*in = bufferevent_get_input(c->bev);
+	struct evbuffer	*in = c->in;
 
 	if (c->req.chunked) {
 		return (client_read_chunked(&c->req, in));
@@ -539,9 +548,9 @@ client_expect(struct client_conn *c)
 		return (client_refuse(r, 417, "only 100-continue can be "
 		    "expected"));
 	}
-	if (c->state == CLIENT_BODY &&
-	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
-		bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	if (c->state == CLIENT_BODY && evbuffer_get_length(c->in) == 0) {
+		evbuffer_add(c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+		client_flush_soon(c);
 	}
 	return (CLIENT_MORE);
 }
@@ -549,6 +558,14 @@ client_expect(struct client_conn *c)
 
 /* ---- the connection's states ----------------------------------------- */
 
+/*
+ * One timer per connection carries whichever timeout the state has:
+ * IDLE the idle timeout; HEAD and BODY one deadline for the whole
+ * request (a client dripping a byte at a time must not hold the
+ * connection forever); BUSY none while the proxy waits upstream, the
+ * idle timeout while a response waits for a client that stopped
+ * reading; CLOSING the same; LINGER a short grace.
+ */
 static void
 client_set_state(struct client_conn *c, enum client_state state)
 {
@@ -557,20 +574,14 @@ client_set_state(struct client_conn *c, enum client_state state)
 	c->state = state;
 	switch (state) {
 	case CLIENT_IDLE:
-		bufferevent_set_timeouts(c->bev, &s->idle_tv, &s->idle_tv);
+	case CLIENT_CLOSING:
+		evtimer_add(c->timer, &s->idle_tv);
 		break;
 	case CLIENT_HEAD:
-		/* A deadline, not an idle timeout: a client dripping a
-		 * byte at a time must not hold the connection forever. */
-		evtimer_add(c->deadline, &s->header_tv);
-		bufferevent_set_timeouts(c->bev, &s->header_tv, &s->idle_tv);
-		break;
-	case CLIENT_BODY:
+		evtimer_add(c->timer, &s->header_tv);
 		break;
 	case CLIENT_BUSY:
-		/* The upstream's own timeouts bound the wait. */
-		evtimer_del(c->deadline);
-		bufferevent_set_timeouts(c->bev, NULL, &s->idle_tv);
+		evtimer_del(c->timer);
 		break;
 	default:
 		break;
@@ -578,9 +589,28 @@ client_set_state(struct client_conn *c, enum client_state state)
 }
 
 
-/* Hands the request to the proxy.  Reading goes on, so a client that
- * leaves is noticed, but only until a little is buffered. */
+/* Writing happens from the loop, never inside a caller's callback, so
+ * a failed write cannot free the connection under the caller.  An
+ * activated event costs no system call. */
 static void
+client_flush_soon(struct client_conn *c)
+{
+	event_active(c->ev, EV_WRITE, 1);
+}
+
+
+static void
+client_read_soon(struct client_conn *c)
+{
+	c->read_paused = false;
+	event_active(c->ev, EV_READ, 1);
+}
+
+
+/* Hands the request to the proxy.  Reading goes on, so a client that
+ * leaves is noticed, but only until a little is buffered.  Returns -1
+ * when the connection is gone. */
+static int
 client_dispatch(struct client_conn *c, int status, const char *message)
 {
 	struct client_request	*r = &c->req;
@@ -588,7 +618,7 @@ client_dispatch(struct client_conn *c, int status, const char *message)
 	client_set_state(c, CLIENT_BUSY);
 	if (status != 0) {
 		r->close_after = true;
-		bufferevent_disable(c->bev, EV_READ);
+		c->read_paused = true;
 		if (r->method == NULL) {
 			r->method = strdup("-");
 		}
@@ -597,23 +627,24 @@ client_dispatch(struct client_conn *c, int status, const char *message)
 		}
 		if (r->method == NULL || r->target == NULL) {
 			client_conn_free(c);
-			return;
+			return (-1);
 		}
 	}
 	c->server->cb(r, status, message, c->server->arg);
+	return (0);
 }
 
 
-/* Runs the reading states over what is buffered. */
-static void
+/* Runs the reading states over what is buffered.  Returns -1 when the
+ * connection is gone. */
+static int
 client_process(struct client_conn *c)
 {
-	struct evbuffer		*in = bufferevent_get_input(c->bev);
 	enum client_read	 rv = CLIENT_MORE;
 
 	if (c->state == CLIENT_IDLE) {
-		if (evbuffer_get_length(in) == 0) {
-			return;
+		if (evbuffer_get_length(c->in) == 0) {
+			return (0);
 		}
 		client_set_state(c, CLIENT_HEAD);
 	}
@@ -628,14 +659,17 @@ client_process(struct client_conn *c)
 		rv = client_read_body(c);
 	}
 	if (rv == CLIENT_DONE) {
-		client_dispatch(c, 0, NULL);
-	} else if (rv == CLIENT_REFUSED) {
-		client_dispatch(c, c->req.refuse_status,
-		    c->req.refuse_message);
-	} else if (c->state == CLIENT_BUSY &&
-	    evbuffer_get_length(in) > CLIENT_PIPELINE_MAX) {
-		bufferevent_disable(c->bev, EV_READ);
+		return (client_dispatch(c, 0, NULL));
 	}
+	if (rv == CLIENT_REFUSED) {
+		return (client_dispatch(c, c->req.refuse_status,
+		    c->req.refuse_message));
+	}
+	if (c->state == CLIENT_BUSY &&
+	    evbuffer_get_length(c->in) > CLIENT_PIPELINE_MAX) {
+		c->read_paused = true;
+	}
+	return (0);
 }
 
 
@@ -649,70 +683,142 @@ client_linger(struct client_conn *c)
 	struct timeval	 tv = client_tv(CLIENT_LINGER_MS);
 
 	c->state = CLIENT_LINGER;
-	shutdown(bufferevent_getfd(c->bev), SHUT_WR);
-	bufferevent_set_timeouts(c->bev, &tv, NULL);
-	bufferevent_enable(c->bev, EV_READ);
+	shutdown(c->fd, SHUT_WR);
+	evtimer_add(c->timer, &tv);
+	client_read_soon(c);
+}
+
+
+/* Reads what the socket holds, in large pieces and without asking the
+ * kernel first how much there is.  Returns 0, 1 at end of stream, or
+ * -1 on an error. */
+static int
+client_read_socket(struct client_conn *c)
+{
+	struct evbuffer_iovec	 vec[2];
+	struct iovec		 iov[2];
+	ssize_t			 got;
+	size_t			 left, room = 0;
+	int			 i, n;
+
+	if ((n = evbuffer_reserve_space(c->in, CLIENT_READ_CHUNK, vec,
+	    2)) <= 0) {
+		return (-1);
+	}
+	for (i = 0; i < n; i++) {
+		iov[i].iov_base = vec[i].iov_base;
+		iov[i].iov_len = vec[i].iov_len;
+		room += vec[i].iov_len;
+	}
+	while ((got = readv(c->fd, iov, n)) == -1 && errno == EINTR) {
+		continue;
+	}
+	if (got <= 0) {
+		evbuffer_commit_space(c->in, vec, 0);
+		return (got == 0 ? 1 : (errno == EAGAIN ||
+		    errno == EWOULDBLOCK) ? 0 : -1);
+	}
+	for (i = 0, left = (size_t)got; i < n && left > 0; i++) {
+		vec[i].iov_len = left < vec[i].iov_len ? left :
+		    vec[i].iov_len;
+		left -= vec[i].iov_len;
+	}
+	evbuffer_commit_space(c->in, vec, i);
+	/* A full read may leave more behind: with an edge-triggered
+	 * event nothing else would say so. */
+	if ((size_t)got == room) {
+		event_active(c->ev, EV_READ, 1);
+	}
+	return (0);
 }
 
 
 static void
-client_read_cb(struct bufferevent *bev, void *arg)
+client_on_read(struct client_conn *c)
 {
-	struct client_conn	*c = arg;
-	struct evbuffer		*in = bufferevent_get_input(bev);
+	int	 rc = client_read_socket(c);
 
 	if (c->state == CLIENT_LINGER) {
-		c->lingered += evbuffer_get_length(in);
-		evbuffer_drain(in, evbuffer_get_length(in));
-		if (c->lingered > CLIENT_LINGER_BYTES) {
+		c->lingered += evbuffer_get_length(c->in);
+		evbuffer_drain(c->in, evbuffer_get_length(c->in));
+		if (rc != 0 || c->lingered > CLIENT_LINGER_BYTES) {
 			client_conn_free(c);
 		}
 		return;
 	}
-	if (c->state != CLIENT_CLOSING) {
-		client_process(c);
-	}
-}
-
-
-static void
-client_write_cb(struct bufferevent *bev, void *arg)
-{
-	struct client_conn	*c = arg;
-	struct client_request	*r = &c->req;
-
-	if (c->state == CLIENT_CLOSING) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
-			client_linger(c);
-		}
+	if (c->state != CLIENT_CLOSING && client_process(c) == -1) {
 		return;
 	}
-	if (c->state == CLIENT_BUSY && r->drained_cb != NULL) {
-		r->drained_cb(r, r->drained_arg);
+	if (rc != 0) {
+		log_debug("client %s: connection %s", c->peer, rc == 1 ?
+		    "closed" : "failed");
+		client_conn_free(c);
 	}
 }
 
 
-/* timeouts.client_header passed before the request was complete. */
-static void
-client_deadline_cb(evutil_socket_t fd, short what, void *arg)
+/* Writes what waits, until the socket takes no more.  Returns -1 when
+ * the client is gone. */
+static int
+client_flush(struct client_conn *c)
 {
-	struct client_conn	*c = arg;
+	struct client_request	*r = &c->req;
+	size_t			 left;
 
-	log_debug("client %s: request not complete within "
-	    "timeouts.client_header; closing", c->peer);
-	client_conn_free(c);
+	while ((left = evbuffer_get_length(c->out)) > 0) {
+		if (evbuffer_write_atmost(c->out, c->fd, CLIENT_IO_MAX) < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == EINTR) {
+				break;
+			}
+			return (-1);
+		}
+	}
+	if (left == 0 && c->state == CLIENT_CLOSING) {
+		client_linger(c);
+	} else if (c->state == CLIENT_BUSY) {
+		if (left > 0 && !evtimer_pending(c->timer, NULL)) {
+			evtimer_add(c->timer, &c->server->idle_tv);
+		} else if (left == 0) {
+			evtimer_del(c->timer);
+		}
+		/* The callee only resumes reading its upstream. */
+		if (left <= CLIENT_LOW_WATER && r->drained_cb != NULL) {
+			r->drained_cb(r, r->drained_arg);
+		}
+	}
+	return (0);
 }
 
 
 static void
-client_event_cb(struct bufferevent *bev, short what, void *arg)
+client_io_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct client_conn	*c = arg;
 
-	if ((what & BEV_EVENT_TIMEOUT) && c->state != CLIENT_LINGER) {
-		log_debug("client %s: timed out %s", c->peer,
-		    (what & BEV_EVENT_READING) ? "reading" : "writing");
+	if ((what & EV_WRITE) && client_flush(c) == -1) {
+		log_debug("client %s: write failed: %s", c->peer,
+		    strerror(errno));
+		client_conn_free(c);
+		return;
+	}
+	if ((what & EV_READ) && !c->read_paused) {
+		client_on_read(c);
+	}
+}
+
+
+static void
+client_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client_conn	*c = arg;
+
+	if (c->state == CLIENT_HEAD || c->state == CLIENT_BODY) {
+		log_debug("client %s: request not complete within "
+		    "timeouts.client_header; closing", c->peer);
+	} else if (c->state != CLIENT_LINGER) {
+		log_debug("client %s: idle past timeouts.client_idle; "
+		    "closing", c->peer);
 	}
 	client_conn_free(c);
 }
@@ -763,10 +869,56 @@ client_conn_free(struct client_conn *c)
 	TAILQ_REMOVE(&s->conns, c, next);
 	s->nconns--;
 	client_request_clear(r);
-	bufferevent_free(c->bev);
-	event_free(c->deadline);
-	free(c);
+	client_conn_release(c);
 	client_resume_accepting(s);
+}
+
+
+/* Frees what client_conn_new() made; c may be half built. */
+static void
+client_conn_release(struct client_conn *c)
+{
+	if (c->ev != NULL) {
+		event_free(c->ev);
+	}
+	if (c->timer != NULL) {
+		event_free(c->timer);
+	}
+	if (c->in != NULL) {
+		evbuffer_free(c->in);
+	}
+	if (c->out != NULL) {
+		evbuffer_free(c->out);
+	}
+	evutil_closesocket(c->fd);
+	free(c);
+}
+
+
+/* One event for both directions, added once: edge-triggered, so the
+ * connection costs no epoll_ctl per request. */
+static struct client_conn *
+client_conn_new(struct client_server *s, evutil_socket_t fd)
+{
+	struct client_conn	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		evutil_closesocket(fd);
+		return (NULL);
+	}
+	c->fd = fd;
+	c->server = s;
+	if (client_request_init(c) == -1 ||
+	    (c->in = evbuffer_new()) == NULL ||
+	    (c->out = evbuffer_new()) == NULL ||
+	    (c->timer = evtimer_new(s->base, client_timer_cb, c)) == NULL ||
+	    (c->ev = event_new(s->base, fd, EV_READ | EV_WRITE | EV_PERSIST |
+	    EV_ET, client_io_cb, c)) == NULL || event_add(c->ev, NULL) == -1) {
+		client_request_clear(&c->req);
+		client_conn_release(c);
+		return (NULL);
+	}
+	return (c);
 }
 
 
@@ -789,26 +941,12 @@ client_accept(struct evconnlistener *l, evutil_socket_t fd,
 	struct client_conn	*c;
 	int			 one = 1;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    client_request_init(c) == -1 ||
-	    (c->deadline = evtimer_new(s->base, client_deadline_cb,
-	    c)) == NULL ||
-	    (c->bev = bufferevent_socket_new(s->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+	if ((c = client_conn_new(s, fd)) == NULL) {
 		log_error("client: out of memory; connection dropped");
-		if (c != NULL && c->req.body != NULL) {
-			evbuffer_free(c->req.body);
-		}
-		if (c != NULL && c->deadline != NULL) {
-			event_free(c->deadline);
-		}
-		free(c);
-		evutil_closesocket(fd);
 		return;
 	}
 	/* Server-sent events must not wait for Nagle's timer. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->server = s;
 	client_conn_peer(c, sa, salen);
 	TAILQ_INSERT_TAIL(&s->conns, c, next);
 	if (++s->nconns >= s->config->limits.connections && !s->paused) {
@@ -816,14 +954,7 @@ client_accept(struct evconnlistener *l, evutil_socket_t fd,
 		    "one closes", s->nconns);
 		client_pause_accepting(s);
 	}
-	bufferevent_setcb(c->bev, client_read_cb, client_write_cb,
-	    client_event_cb, c);
-	bufferevent_setwatermark(c->bev, EV_WRITE, CLIENT_LOW_WATER, 0);
-	/* 16 KiB a call by default: large responses want fewer calls. */
-	bufferevent_set_max_single_write(c->bev, CLIENT_IO_MAX);
-	bufferevent_set_max_single_read(c->bev, CLIENT_IO_MAX);
 	client_set_state(c, CLIENT_IDLE);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
 
@@ -841,7 +972,7 @@ static void
 client_write_head(struct client_request *r, int status, const char *reason)
 {
 	struct client_conn	*c = r->conn;
-	struct evbuffer		*out = bufferevent_get_output(c->bev);
+	struct evbuffer		*out = c->out;
 	struct evkeyval		*h;
 
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status,
@@ -881,13 +1012,14 @@ client_reply_start(struct client_request *r, int status, const char *reason)
 	}
 	r->started = true;
 	client_write_head(r, status, reason);
+	client_flush_soon(r->conn);
 }
 
 
 void
 client_reply_chunk(struct client_request *r, struct evbuffer *data)
 {
-	struct evbuffer	*out = bufferevent_get_output(r->conn->bev);
+	struct evbuffer	*out = r->conn->out;
 	size_t		 len = evbuffer_get_length(data);
 
 	if (!r->reply_body || len == 0) {
@@ -901,6 +1033,7 @@ client_reply_chunk(struct client_request *r, struct evbuffer *data)
 	if (r->reply_chunked) {
 		evbuffer_add(out, "\r\n", 2);
 	}
+	client_flush_soon(r->conn);
 }
 
 
@@ -910,34 +1043,30 @@ void
 client_reply_end(struct client_request *r)
 {
 	struct client_conn	*c = r->conn;
-	struct evbuffer		*out = bufferevent_get_output(c->bev);
 
 	if (r->reply_chunked) {
-		evbuffer_add(out, "0\r\n\r\n", 5);
+		evbuffer_add(c->out, "0\r\n\r\n", 5);
 	}
 	r->close_cb = NULL;
 	r->drained_cb = NULL;
+	client_flush_soon(c);
 	if (r->close_after || !r->keepalive) {
-		c->state = CLIENT_CLOSING;
-		bufferevent_disable(c->bev, EV_READ);
-		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-		if (evbuffer_get_length(out) == 0) {
-			client_linger(c);
-		}
+		c->read_paused = true;
+		client_set_state(c, CLIENT_CLOSING);
 		return;
 	}
 	client_request_clear(r);
 	if (client_request_init(c) == -1) {
-		client_conn_free(c);
+		c->read_paused = true;
+		client_set_state(c, CLIENT_CLOSING);
 		return;
 	}
 	client_set_state(c, CLIENT_IDLE);
-	bufferevent_enable(c->bev, EV_READ);
-	/* A pipelined request waits in the buffer: read it from the loop,
-	 * not from inside the proxy's callback that ended this one. */
-	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
-		bufferevent_trigger(c->bev, EV_READ,
-		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+	/* A pipelined request may wait in the buffer, or in the socket
+	 * while reading was paused: read it from the loop, not from
+	 * inside the proxy's callback that ended this one. */
+	if (c->read_paused || evbuffer_get_length(c->in) > 0) {
+		client_read_soon(c);
 	}
 }
 
@@ -1137,7 +1266,7 @@ client_response_headers(struct client_request *r)
 size_t
 client_output_pending(const struct client_request *r)
 {
-	return (evbuffer_get_length(bufferevent_get_output(r->conn->bev)));
+	return (evbuffer_get_length(r->conn->out));
 }
 
 
