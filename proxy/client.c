@@ -39,10 +39,10 @@
 #include <event2/listener.h>
 
 #include "client.h"
+#include "framing.h"
 #include "log.h"
 #include "token.h"
 
-#define CLIENT_LINE_MAX		(16 * 1024)	/* request line, chunk size */
 #define CLIENT_PIPELINE_MAX	(64 * 1024)	/* read ahead while busy */
 #define CLIENT_LOW_WATER	(16 * 1024)	/* drained: below this */
 #define CLIENT_IO_MAX		(256 * 1024)	/* bytes a write */
@@ -57,13 +57,6 @@ enum client_state {
 	CLIENT_BUSY,
 	CLIENT_CLOSING,		/* flushing the last response */
 	CLIENT_LINGER		/* discarding what the client still sends */
-};
-
-enum client_chunk {
-	CHUNK_SIZE,
-	CHUNK_DATA,
-	CHUNK_DATA_END,
-	CHUNK_TRAILER
 };
 
 /* What a reading step found. */
@@ -88,9 +81,7 @@ struct client_request {
 	bool			 keepalive;
 	bool			 is_head;
 
-	bool			 chunked;
-	enum client_chunk	 chunk;
-	uint64_t		 remaining;	/* of the body or the chunk */
+	struct framing		 framing;	/* of the body */
 
 	int			 refuse_status;
 	const char		*refuse_message;
@@ -328,12 +319,13 @@ client_content_length(struct client_request *r, const char *cl)
 	if (len == 0 || len > 18 || strspn(cl, "0123456789") != len) {
 		return (client_refuse(r, 400, "malformed Content-Length"));
 	}
-	r->remaining = strtoull(cl, NULL, 10);
-	if (r->remaining > conf->limits.body_bytes) {
+	framing_start(&r->framing, FRAMING_LENGTH, strtoull(cl, NULL, 10),
+	    conf->limits.body_bytes, 0);
+	if (r->framing.remaining > conf->limits.body_bytes) {
 		return (client_refuse(r, 413, "the request body is larger "
 		    "than the limit"));
 	}
-	return (r->remaining > 0 ? CLIENT_MORE : CLIENT_DONE);
+	return (r->framing.remaining > 0 ? CLIENT_MORE : CLIENT_DONE);
 }
 
 
@@ -371,8 +363,9 @@ client_framing(struct client_request *r)
 			return (client_refuse(r, 501, "only the chunked "
 			    "transfer coding is supported"));
 		}
-		r->chunked = true;
-		r->chunk = CHUNK_SIZE;
+		framing_start(&r->framing, FRAMING_CHUNKED, 0,
+		    r->conn->server->config->limits.body_bytes,
+		    r->conn->server->config->limits.header_bytes);
 		return (CLIENT_MORE);
 	}
 	return (cl != NULL ? client_content_length(r, cl) : CLIENT_DONE);
@@ -413,8 +406,8 @@ client_read_head(struct client_conn *c)
 		} else if (len == 0) {
 			rv = client_framing(r);
 			rv = rv == CLIENT_MORE ? CLIENT_DONE : rv;
-			c->state = r->chunked || r->remaining > 0 ?
-			    CLIENT_BODY : c->state;
+			c->state = r->framing.kind == FRAMING_CHUNKED ||
+			    r->framing.remaining > 0 ? CLIENT_BODY : c->state;
 		} else {
 			rv = client_parse_header(r, line, len);
 		}
@@ -427,108 +420,24 @@ client_read_head(struct client_conn *c)
 /* ---- the body -------------------------------------------------------- */
 
 static enum client_read
-client_body_bytes(struct client_request *r, struct evbuffer *in)
-{
-	size_t	 n = evbuffer_get_length(in);
-
-	if (n > r->remaining) {
-		n = (size_t)r->remaining;
-	}
-	evbuffer_remove_buffer(in, r->body, n);
-	r->remaining -= n;
-	return (r->remaining == 0 ? CLIENT_DONE : CLIENT_MORE);
-}
-
-
-/* "1a;ext=value": hex digits, then nothing or an extension, ignored. */
-static enum client_read
-client_chunk_size(struct client_request *r, const char *line)
-{
-	const struct config	*conf = r->conn->server->config;
-	size_t			 digits = strspn(line, "0123456789abcdef"
-				    "ABCDEF");
-	const char		*rest = line + digits;
-
-	rest += strspn(rest, " \t");
-	if (digits == 0 || digits > 15 || (*rest != '\0' && *rest != ';')) {
-		return (client_refuse(r, 400, "malformed chunk size"));
-	}
-	r->remaining = strtoull(line, NULL, 16);
-	if (evbuffer_get_length(r->body) + r->remaining >
-	    conf->limits.body_bytes) {
-		return (client_refuse(r, 413, "the request body is larger "
-		    "than the limit"));
-	}
-	r->chunk = r->remaining > 0 ? CHUNK_DATA : CHUNK_TRAILER;
-	return (CLIENT_MORE);
-}
-
-
-/* One line of chunked framing: a size, the CRLF after data, or a
- * trailer line (read and dropped: trailers are not forwarded). */
-static enum client_read
-client_chunk_line(struct client_request *r, const char *line, size_t len)
-{
-	size_t	 limit = r->conn->server->config->limits.header_bytes;
-
-	switch (r->chunk) {
-	case CHUNK_SIZE:
-		return (client_chunk_size(r, line));
-	case CHUNK_DATA_END:
-		if (len != 0) {
-			return (client_refuse(r, 400, "chunk data longer "
-			    "than its size"));
-		}
-		r->chunk = CHUNK_SIZE;
-		return (CLIENT_MORE);
-	default:
-		r->head_bytes += len + 2;
-		if (r->head_bytes > limit) {
-			return (client_refuse(r, 431, "the trailer is larger "
-			    "than the limit"));
-		}
-		return (len == 0 ? CLIENT_DONE : CLIENT_MORE);
-	}
-}
-
-
-static enum client_read
-client_read_chunked(struct client_request *r, struct evbuffer *in)
-{
-	enum client_read	 rv = CLIENT_MORE;
-	char			*line;
-	size_t			 len;
-
-	while (rv == CLIENT_MORE) {
-		if (r->chunk == CHUNK_DATA) {
-			if (client_body_bytes(r, in) == CLIENT_MORE) {
-				return (CLIENT_MORE);
-			}
-			r->chunk = CHUNK_DATA_END;
-			continue;
-		}
-		line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
-		if (line == NULL) {
-			return (evbuffer_get_length(in) > CLIENT_LINE_MAX ?
-			    client_refuse(r, 400, "chunk line too long") :
-			    CLIENT_MORE);
-		}
-		rv = client_chunk_line(r, line, len);
-		free(line);
-	}
-	return (rv);
-}
-
-
-static enum client_read
 client_read_body(struct client_conn *c)
 {
-	struct evbuffer	*in = c->in;
+	struct client_request	*r = &c->req;
 
-	if (c->req.chunked) {
-		return (client_read_chunked(&c->req, in));
+	switch (framing_read(&r->framing, c->in, r->body)) {
+	case FRAMING_MORE:
+		return (CLIENT_MORE);
+	case FRAMING_DONE:
+		return (CLIENT_DONE);
+	case FRAMING_TOO_LARGE:
+		return (client_refuse(r, 413, "the request body is larger "
+		    "than the limit"));
+	case FRAMING_TRAILER_TOO_LARGE:
+		return (client_refuse(r, 431, "the trailer is larger than "
+		    "the limit"));
+	default:
+		return (client_refuse(r, 400, "malformed chunked body"));
 	}
-	return (client_body_bytes(&c->req, in));
 }
 
 
