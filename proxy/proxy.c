@@ -27,7 +27,6 @@
 #include <time.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <sys/queue.h>
@@ -39,6 +38,7 @@
 #include "token.h"
 #include "metrics.h"
 #include "proxy.h"
+#include "upconn.h"
 #include "upstream.h"
 
 /* Stop reading the upstream when this much waits for the client. */
@@ -57,25 +57,14 @@ struct exchange {
 	bool				 client_gone;	/* its connection
 							 * closed or is
 							 * closing */
-	enum evhttp_cmd_type		 cmd;
 	const struct config_route	*route;
 	struct cors_request		 creq;
 	struct cors_result		 cors;
 	char				*request_headers; /* ACRH joined */
 
 	struct upstream_server		*server;
-	struct upstream_conn		*conn;
-	struct evhttp_request		*upstream;	/* in flight, or NULL */
-	struct event			*connect_timer;
-	struct event			*fail_event;
-	enum evhttp_request_error	 upstream_error;
-	bool				 upstream_failed;
-	bool				 connect_failed;
-	bool				 tls_failed;
-	char				 tls_error[160];
-	bool				 connect_timed_out;
+	struct upstream_conn		*conn;		/* in use, or NULL */
 	bool				 preflight_forwarded;
-	bool				 reused;	/* conn served before */
 	int				 attempts;
 
 	bool				 reply_started;
@@ -88,40 +77,16 @@ struct exchange {
 };
 
 static void	exchange_forward(struct exchange *);
+static void	exchange_client_drained(struct client_request *, void *);
 
 
 /* ---- small helpers --------------------------------------------------- */
 
-/* evhttp's client sends these methods only; 0 for any other. */
-static enum evhttp_cmd_type
-proxy_command(const char *method)
-{
-	static const struct {
-		const char		*name;
-		enum evhttp_cmd_type	 cmd;
-	} methods[] = {
-		{ "GET", EVHTTP_REQ_GET },	{ "POST", EVHTTP_REQ_POST },
-		{ "HEAD", EVHTTP_REQ_HEAD },	{ "PUT", EVHTTP_REQ_PUT },
-		{ "DELETE", EVHTTP_REQ_DELETE },
-		{ "OPTIONS", EVHTTP_REQ_OPTIONS },
-		{ "TRACE", EVHTTP_REQ_TRACE },	{ "PATCH", EVHTTP_REQ_PATCH },
-	};
-	size_t	 i;
-
-	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
-		if (strcmp(method, methods[i].name) == 0) {
-			return (methods[i].cmd);
-		}
-	}
-	return (0);
-}
-
-
 static bool
-proxy_is_idempotent(enum evhttp_cmd_type cmd)
+proxy_is_idempotent(const char *method)
 {
-	return (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD ||
-	    cmd == EVHTTP_REQ_OPTIONS || cmd == EVHTTP_REQ_TRACE);
+	return (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
+	    strcmp(method, "OPTIONS") == 0 || strcmp(method, "TRACE") == 0);
 }
 
 
@@ -237,12 +202,6 @@ exchange_log(const struct exchange *ex, const char *target)
 static void
 exchange_free(struct exchange *ex)
 {
-	if (ex->connect_timer != NULL) {
-		event_free(ex->connect_timer);
-	}
-	if (ex->fail_event != NULL) {
-		event_free(ex->fail_event);
-	}
 	cors_result_clear(&ex->cors);
 	free(ex->request_headers);
 	ex->proxy->inflight--;
@@ -280,12 +239,8 @@ exchange_client_closed(struct client_request *client, void *arg)
 	ex->client_gone = true;
 	log_debug("client %s: connection closed before the response "
 	    "ended", ex->client_addr);
-	if (ex->upstream != NULL) {
-		/* Cancelling calls the error callback, not the done one. */
-		evhttp_cancel_request(ex->upstream);
-		ex->upstream = NULL;
-	}
 	if (ex->conn != NULL) {
+		/* Freeing the connection ends the request: no callback. */
 		upstream_release(ex->conn, false);
 		ex->conn = NULL;
 	}
@@ -416,59 +371,41 @@ exchange_answer_preflight(struct exchange *ex)
 
 /* ---- the upstream request -------------------------------------------- */
 
-static void
-exchange_set_host(struct exchange *ex, struct evkeyvalq *out,
-    const char *client_host)
+static const char *
+exchange_upstream_host(struct exchange *ex, const char *client_host)
 {
 	const struct config_upstream	*group;
-	const char			*host;
 
 	group = &ex->proxy->config->upstreams[ex->route->upstream];
-	switch (group->host_mode) {
-	case CONFIG_HOST_CLIENT:
-		host = client_host;
-		break;
-	case CONFIG_HOST_FIXED:
-		host = group->host_name;
-		break;
-	default:
-		host = NULL;
-		break;
+	if (group->host_mode == CONFIG_HOST_CLIENT && client_host != NULL) {
+		return (client_host);
 	}
-	if (host == NULL) {
-		host = upstream_server_host(ex->server);
+	if (group->host_mode == CONFIG_HOST_FIXED) {
+		return (group->host_name);
 	}
-	evhttp_add_header(out, "Host", host);
+	return (upstream_server_host(ex->server));
 }
 
 
 /* Appends the client's address to any X-Forwarded-For it sent. */
 static void
-exchange_set_forwarded(struct exchange *ex, struct evkeyvalq *out,
-    const struct evkeyvalq *in)
+exchange_write_forwarded(struct exchange *ex, struct evbuffer *head,
+    const struct evkeyvalq *in, const char *client_host)
 {
 	const struct evkeyval	*h;
-	struct evbuffer		*xff;
-	const char		*host;
 
-	if ((xff = evbuffer_new()) == NULL) {
-		return;
-	}
+	evbuffer_add_printf(head, "X-Forwarded-For: ");
 	TAILQ_FOREACH(h, in, next) {
 		if (strcasecmp(h->key, "X-Forwarded-For") == 0) {
-			evbuffer_add_printf(xff, "%s, ", h->value);
+			evbuffer_add_printf(head, "%s, ", h->value);
 		}
 	}
-	evbuffer_add_printf(xff, "%s", ex->client_addr);
-	evbuffer_add(xff, "", 1);
-	evhttp_add_header(out, "X-Forwarded-For",
-	    (const char *)evbuffer_pullup(xff, -1));
-	evbuffer_free(xff);
-
-	evhttp_add_header(out, "X-Forwarded-Proto",
-	    client_request_tls(ex->client) ? "https" : "http");
-	if ((host = evhttp_find_header(in, "Host")) != NULL) {
-		evhttp_add_header(out, "X-Forwarded-Host", host);
+	evbuffer_add_printf(head, "%s\r\nX-Forwarded-Proto: %s\r\n",
+	    ex->client_addr, client_request_tls(ex->client) ? "https" :
+	    "http");
+	if (client_host != NULL) {
+		evbuffer_add_printf(head, "X-Forwarded-Host: %s\r\n",
+		    client_host);
 	}
 }
 
@@ -484,102 +421,53 @@ proxy_is_replaced_request_header(const char *name)
 }
 
 
+/* The request head as the upstream gets it: the target byte for byte,
+ * hop-by-hop headers dropped, the Host per the group, X-Forwarded-*
+ * set, and a Content-Length for the body the client module read. */
 static void
-exchange_build_request(struct exchange *ex, struct evhttp_request *ureq)
+exchange_write_head(struct exchange *ex, struct evbuffer *head)
 {
 	struct evkeyvalq	*in = client_request_headers(ex->client);
-	struct evkeyvalq	*out = evhttp_request_get_output_headers(ureq);
-	struct evbuffer		*body = client_request_body(ex->client);
 	const struct evkeyval	*h;
-	size_t			 len = evbuffer_get_length(body);
-	char			 num[32];
+	const char		*client_host = evhttp_find_header(in, "Host");
+	size_t			 len;
 
-	exchange_set_host(ex, out, evhttp_find_header(in, "Host"));
+	len = evbuffer_get_length(client_request_body(ex->client));
+	evbuffer_add_printf(head, "%s %s HTTP/1.1\r\nHost: %s\r\n",
+	    client_request_method(ex->client),
+	    client_request_target(ex->client),
+	    exchange_upstream_host(ex, client_host));
 	TAILQ_FOREACH(h, in, next) {
 		if (!proxy_is_hop_header(in, h->key) &&
 		    !proxy_is_replaced_request_header(h->key)) {
-			evhttp_add_header(out, h->key, h->value);
+			evbuffer_add_printf(head, "%s: %s\r\n", h->key,
+			    h->value);
 		}
 	}
-	exchange_set_forwarded(ex, out, in);
-
+	exchange_write_forwarded(ex, head, in, client_host);
 	if (len > 0 || evhttp_find_header(in, "Content-Length") != NULL ||
 	    evhttp_find_header(in, "Transfer-Encoding") != NULL) {
-		snprintf(num, sizeof(num), "%zu", len);
-		evhttp_add_header(out, "Content-Length", num);
-		/* A reference, not a copy: a retry sends the same body. */
-		evbuffer_add_buffer_reference(
-		    evhttp_request_get_output_buffer(ureq), body);
+		evbuffer_add_printf(head, "Content-Length: %zu\r\n", len);
 	}
+	evbuffer_add(head, "\r\n", 2);
 }
 
 
-static void
-exchange_stop_timer(struct exchange *ex)
-{
-	if (ex->connect_timer != NULL) {
-		event_del(ex->connect_timer);
-	}
-}
-
-
-static void	exchange_connect_timeout(evutil_socket_t, short, void *);
-static void	exchange_fail_later(struct exchange *);
-static void	exchange_client_drained(struct client_request *, void *);
-static void	exchange_upstream_done(struct evhttp_request *, void *);
-static int	exchange_upstream_headers(struct evhttp_request *, void *);
-static void	exchange_upstream_body(struct evhttp_request *, void *);
-static void	exchange_upstream_error(enum evhttp_request_error, void *);
-
-
-/* Starts the connect deadline for a new connection.  evhttp 2.1 has one
- * timeout for connect and read alike, so the connect deadline is ours. */
-static void
-exchange_start_connect_timer(struct exchange *ex)
-{
-	long		 ms = ex->proxy->config->timeouts.upstream_connect;
-	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
-
-	if (ex->connect_timer == NULL) {
-		ex->connect_timer = evtimer_new(ex->proxy->base,
-		    exchange_connect_timeout, ex);
-	}
-	if (ex->connect_timer != NULL) {
-		evtimer_add(ex->connect_timer, &tv);
-	}
-}
-
-
-static struct evhttp_request *
-exchange_new_upstream_request(struct exchange *ex)
-{
-	struct evhttp_request	*ureq;
-
-	if ((ureq = evhttp_request_new(exchange_upstream_done, ex)) == NULL) {
-		return (NULL);
-	}
-	evhttp_request_set_header_cb(ureq, exchange_upstream_headers);
-	evhttp_request_set_chunked_cb(ureq, exchange_upstream_body);
-	evhttp_request_set_error_cb(ureq, exchange_upstream_error);
-	exchange_build_request(ex, ureq);
-	return (ureq);
-}
+static const struct upconn_callbacks exchange_upstream_callbacks;
 
 
 /*
  * Sends the request to a server of the route's group.  After a failed
- * connect, avoid names the server that failed.  evhttp may call the
- * done callback before evhttp_make_request() returns (an immediate
- * connect error), so nothing here touches ex after that call.
+ * connect, avoid names the server that failed.  Failures come back
+ * through the callbacks, never before this returns.
  */
 static void
 exchange_send(struct exchange *ex, const struct upstream_server *avoid)
 {
-	struct evhttp_request	*ureq;
+	struct evbuffer	*head, *body;
+	int		 rc = -1;
+
 	ex->attempts++;
-	ex->upstream_failed = false;
-	ex->connect_failed = false;
-	ex->connect_timed_out = false;
 	ex->server = upstream_pick(ex->proxy->pool, ex->route->upstream,
 	    avoid);
 	if (ex->server == NULL) {
@@ -587,29 +475,30 @@ exchange_send(struct exchange *ex, const struct upstream_server *avoid)
 		    "no upstream server is available");
 		return;
 	}
-	if ((ex->conn = upstream_acquire(ex->server)) == NULL ||
-	    (ureq = exchange_new_upstream_request(ex)) == NULL) {
+	head = evbuffer_new();
+	body = evbuffer_new();
+	if (head != NULL && body != NULL &&
+	    (ex->conn = upstream_acquire(ex->server)) != NULL) {
+		exchange_write_head(ex, head);
+		/* A reference, not a copy: a retry sends the same body. */
+		evbuffer_add_buffer_reference(body,
+		    client_request_body(ex->client));
+		rc = upconn_request(ex->conn->conn, head, body,
+		    strcmp(client_request_method(ex->client), "HEAD") == 0,
+		    &exchange_upstream_callbacks, ex);
+	}
+	if (head != NULL) {
+		evbuffer_free(head);
+	}
+	if (body != NULL) {
+		evbuffer_free(body);
+	}
+	if (rc == -1) {
 		if (ex->conn != NULL) {
 			upstream_release(ex->conn, false);
 			ex->conn = NULL;
 		}
 		exchange_error(ex, 500, "internal_error", "out of memory");
-		return;
-	}
-	ex->reused = ex->conn->requests > 0;
-	ex->upstream = ureq;
-	if (!ex->reused) {
-		exchange_start_connect_timer(ex);
-	}
-	if (evhttp_make_request(ex->conn->evcon, ureq, ex->cmd,
-	    client_request_target(ex->client)) == -1) {
-		/* Neither callback runs after this failure. */
-		log_error("upstream %s: cannot start a request",
-		    upstream_server_name(ex->server));
-		ex->upstream = NULL;
-		ex->upstream_error = EVREQ_HTTP_BUFFER_ERROR;
-		ex->upstream_failed = true;
-		exchange_fail_later(ex);
 	}
 }
 
@@ -695,10 +584,8 @@ proxy_skip_response_header(const struct evkeyvalq *in, const char *name,
  * replaced by the policy's answer, Origin merged into one Vary.
  */
 static void
-exchange_copy_response_headers(struct exchange *ex,
-    struct evhttp_request *ureq)
+exchange_copy_response_headers(struct exchange *ex, struct evkeyvalq *in)
 {
-	struct evkeyvalq	*in = evhttp_request_get_input_headers(ureq);
 	struct evkeyvalq	*out;
 	const struct evkeyval	*h;
 	bool			 chunked, strip_cors;
@@ -731,23 +618,17 @@ exchange_copy_response_headers(struct exchange *ex,
 }
 
 
-static int
-exchange_upstream_headers(struct evhttp_request *ureq, void *arg)
+static void
+exchange_upstream_headers(void *arg, int status, const char *reason,
+    struct evkeyvalq *headers)
 {
 	struct exchange	*ex = arg;
-	int		 code = evhttp_request_get_response_code(ureq);
 
-	if (code < 200) {
-		return (0);	/* an interim response; evhttp reads on */
-	}
-	exchange_stop_timer(ex);
-	exchange_copy_response_headers(ex, ureq);
-	ex->status = code;
+	exchange_copy_response_headers(ex, headers);
+	ex->status = status;
 	ex->reply_started = true;
 	client_set_drained_cb(ex->client, exchange_client_drained, ex);
-	client_reply_start(ex->client, code,
-	    evhttp_request_get_response_code_line(ureq));
-	return (0);
+	client_reply_start(ex->client, status, reason);
 }
 
 
@@ -759,61 +640,34 @@ exchange_client_drained(struct client_request *client, void *arg)
 
 	if (ex->paused && ex->conn != NULL) {
 		ex->paused = false;
-		bufferevent_enable(
-		    evhttp_connection_get_bufferevent(ex->conn->evcon),
-		    EV_READ);
+		upconn_pause(ex->conn->conn, false);
 	}
 }
 
 
 static void
-exchange_upstream_body(struct evhttp_request *ureq, void *arg)
+exchange_upstream_body(void *arg, struct evbuffer *data)
 {
-	struct exchange		*ex = arg;
-	struct evbuffer		*in = evhttp_request_get_input_buffer(ureq);
+	struct exchange	*ex = arg;
 
-	ex->bytes += evbuffer_get_length(in);
-	client_reply_chunk(ex->client, in);
+	ex->bytes += evbuffer_get_length(data);
+	client_reply_chunk(ex->client, data);
 	if (!ex->paused &&
 	    client_output_pending(ex->client) > PROXY_CLIENT_BUFFER_MAX) {
 		ex->paused = true;
-		bufferevent_disable(
-		    evhttp_connection_get_bufferevent(ex->conn->evcon),
-		    EV_READ);
+		upconn_pause(ex->conn->conn, true);
 	}
 }
 
 
 static void
-exchange_upstream_error(enum evhttp_request_error error, void *arg)
+exchange_upstream_done(void *arg)
 {
 	struct exchange	*ex = arg;
 
-	ex->upstream_error = error;
-	ex->upstream_failed = true;
-}
-
-
-static void
-exchange_upstream_done(struct evhttp_request *ureq, void *arg)
-{
-	struct exchange	*ex = arg;
-
-	ex->upstream = NULL;
-	exchange_stop_timer(ex);
-	if (ureq != NULL && evhttp_request_get_response_code(ureq) != 0) {
-		upstream_release(ex->conn, true);
-		ex->conn = NULL;
-		exchange_finish(ex);
-		return;
-	}
-	if (ureq != NULL) {
-		/* A response code of 0 with a request: the connect failed. */
-		ex->upstream_error = EVREQ_HTTP_EOF;
-		ex->connect_failed = true;
-	}
-	ex->upstream_failed = true;
-	exchange_fail_later(ex);
+	upstream_release(ex->conn, true);
+	ex->conn = NULL;
+	exchange_finish(ex);
 }
 
 
@@ -835,128 +689,95 @@ exchange_abort_client(struct exchange *ex)
 }
 
 
+/* Whether the request may go again after failure why. */
 static bool
-exchange_may_retry(const struct exchange *ex)
+exchange_may_retry(const struct exchange *ex, enum upconn_failure why,
+    bool stale)
 {
-	size_t			 n;
+	size_t	 n;
 
 	n = upstream_group_size(ex->proxy->pool, ex->route->upstream);
-	if (ex->connect_failed) {
+	if (why == UPCONN_CONNECT || why == UPCONN_CONNECT_TIMEOUT) {
 		/* Nothing reached the server: any method may go again. */
 		return (ex->attempts < (int)n);
 	}
 	/* A kept-alive connection the server had closed while idle. */
-	return (ex->reused && ex->attempts < (int)n + 1 &&
-	    proxy_is_idempotent(ex->cmd) &&
+	return (stale && ex->attempts < (int)n + 1 &&
+	    proxy_is_idempotent(client_request_method(ex->client)) &&
 	    evbuffer_get_length(client_request_body(ex->client)) == 0);
 }
 
 
 static void
-exchange_failed(struct exchange *ex)
+exchange_failed_error(struct exchange *ex, enum upconn_failure why,
+    const char *detail)
 {
-	const char	*name = upstream_server_name(ex->server);
-	char		 msg[400];
+	char	 msg[400];
 
-	metrics_upstream_error(ex->connect_timed_out ||
-	    ex->upstream_error == EVREQ_HTTP_TIMEOUT ?
-	    METRICS_UPSTREAM_TIMEOUT : ex->connect_failed ?
-	    METRICS_UPSTREAM_CONNECT : METRICS_UPSTREAM_BROKEN);
+	snprintf(msg, sizeof(msg), "upstream %s: %s",
+	    upstream_server_name(ex->server), detail);
+	log_warn("%s", msg);
+	if (why == UPCONN_CONNECT_TIMEOUT || why == UPCONN_TIMEOUT) {
+		exchange_error(ex, 504, "gateway_timeout", msg);
+	} else {
+		exchange_error(ex, 502, "bad_gateway", msg);
+	}
+}
+
+
+static enum metrics_upstream_error
+proxy_metrics_error(enum upconn_failure why)
+{
+	switch (why) {
+	case UPCONN_CONNECT:
+		return (METRICS_UPSTREAM_CONNECT);
+	case UPCONN_CONNECT_TIMEOUT:
+	case UPCONN_TIMEOUT:
+		return (METRICS_UPSTREAM_TIMEOUT);
+	default:
+		return (METRICS_UPSTREAM_BROKEN);
+	}
+}
+
+
+/* The upstream attempt failed: retry where that is safe, else answer
+ * 502 or 504, or cut the response short when it had begun. */
+static void
+exchange_upstream_failed(void *arg, enum upconn_failure why,
+    const char *detail)
+{
+	struct exchange	*ex = arg;
+	bool		 stale;
+
+	stale = upconn_reused(ex->conn->conn) &&
+	    upconn_nothing_received(ex->conn->conn);
+	upstream_release(ex->conn, false);
+	ex->conn = NULL;
+	metrics_upstream_error(proxy_metrics_error(why));
 	if (ex->reply_started) {
 		exchange_abort_client(ex);
 		return;
 	}
-	if (ex->connect_failed) {
-		log_warn("upstream %s: connect failed%s", name,
-		    ex->connect_timed_out ? ": timed out" : "");
+	if (why == UPCONN_CONNECT || why == UPCONN_CONNECT_TIMEOUT) {
 		upstream_mark_failed(ex->server);
 	}
-	if (exchange_may_retry(ex)) {
-		exchange_send(ex, ex->connect_failed ? ex->server : NULL);
+	if (exchange_may_retry(ex, why, stale)) {
+		log_info("upstream %s: %s; trying again",
+		    upstream_server_name(ex->server), detail);
+		exchange_send(ex, why == UPCONN_CONNECT ||
+		    why == UPCONN_CONNECT_TIMEOUT ? ex->server : NULL);
 		return;
 	}
-	if (ex->connect_timed_out ||
-	    ex->upstream_error == EVREQ_HTTP_TIMEOUT) {
-		snprintf(msg, sizeof(msg), "upstream %s did not answer in "
-		    "time", name);
-		log_warn("%s", msg);
-		exchange_error(ex, 504, "gateway_timeout", msg);
-		return;
-	}
-	if (ex->tls_failed) {
-		snprintf(msg, sizeof(msg), "upstream %s: TLS failed: %s", name,
-		    ex->tls_error);
-	} else {
-		snprintf(msg, sizeof(msg), ex->connect_failed ?
-		    "upstream %s refused or could not be reached" :
-		    "upstream %s closed the connection or sent an invalid "
-		    "response", name);
-	}
-	if (!ex->connect_failed) {
-		log_warn("%s", msg);
-	}
-	exchange_error(ex, 502, "bad_gateway", msg);
+	exchange_failed_error(ex, why, detail);
 }
 
 
-static void
-exchange_failed_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct exchange	*ex = arg;
-
-	if (ex->conn != NULL) {
-		ex->tls_failed = upstream_conn_tls_error(ex->conn,
-		    ex->tls_error, sizeof(ex->tls_error));
-		upstream_release(ex->conn, false);
-		ex->conn = NULL;
-	}
-	exchange_failed(ex);
-}
-
-
-/* Handles a failure from a fresh stack, never inside evhttp's own
- * callbacks, which still use the failed connection afterwards. */
-static void
-exchange_fail_later(struct exchange *ex)
-{
-	struct timeval	 now = { 0, 0 };
-
-	if (ex->fail_event == NULL) {
-		ex->fail_event = evtimer_new(ex->proxy->base,
-		    exchange_failed_cb, ex);
-	}
-	if (ex->fail_event == NULL || evtimer_add(ex->fail_event, &now)) {
-		log_error("cannot schedule the failure of a request");
-		exchange_failed_cb(-1, 0, ex);
-	}
-}
-
-
-/* Fires at the connect deadline: a connection that is still not
- * established is given up, and the server avoided for a while. */
-static void
-exchange_connect_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	struct exchange		*ex = arg;
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
-	evutil_socket_t		 sock;
-
-	if (ex->upstream == NULL || ex->conn == NULL) {
-		return;
-	}
-	sock = bufferevent_getfd(
-	    evhttp_connection_get_bufferevent(ex->conn->evcon));
-	if (sock != -1 &&
-	    getpeername(sock, (struct sockaddr *)&ss, &len) == 0) {
-		return;
-	}
-	evhttp_cancel_request(ex->upstream);
-	ex->upstream = NULL;
-	ex->connect_failed = true;
-	ex->connect_timed_out = true;
-	exchange_failed_cb(-1, 0, ex);
-}
+static const struct upconn_callbacks exchange_upstream_callbacks = {
+	exchange_upstream_headers,
+	exchange_upstream_body,
+	exchange_upstream_done,
+	exchange_upstream_failed
+};
 
 
 /* ---- a new request --------------------------------------------------- */
@@ -1075,7 +896,6 @@ exchange_new(struct proxy *p, struct client_request *req)
 	    client_request_peer(req));
 	snprintf(ex->method, sizeof(ex->method), "%s",
 	    client_request_method(req));
-	ex->cmd = proxy_command(client_request_method(req));
 	return (ex);
 }
 
@@ -1123,9 +943,9 @@ exchange_start(struct exchange *ex, int refused, const char *message)
 		    "this origin is not allowed to call this server");
 		return;
 	}
-	if (ex->cmd == 0) {
+	if (strcmp(ex->method, "CONNECT") == 0) {
 		exchange_error(ex, 501, "not_implemented",
-		    "the proxy cannot forward this method");
+		    "this proxy does not tunnel CONNECT");
 		return;
 	}
 	exchange_forward(ex);

@@ -1,13 +1,11 @@
 /*
  * Upstream pools.
  *
- * Each server keeps a list of idle keep-alive connections.  evhttp
- * would quietly reconnect a connection whose peer closed it, but an
- * HTTPS connection cannot be reconnected with the same SSL object, so
- * a connection the peer closed is never reused: its close callback
- * marks it, and it is freed when it is next handed back or taken out
- * of the idle list.  Frees are deferred to a zero timer because evhttp
- * touches the connection again after calling us.
+ * Each server keeps a list of idle keep-alive connections (upconn.c).
+ * A connection the server closes while idle leaves the list at once;
+ * one that cannot carry another request is freed when handed back.
+ * Freeing one inside its own callbacks is safe: upconn.c touches
+ * nothing after its last callback for a request.
  */
 #include <sys/socket.h>
 #include <netdb.h>
@@ -16,27 +14,24 @@
 #include <string.h>
 #include <time.h>
 
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "log.h"
+#include "upconn.h"
 #include "upstream.h"
 
 #define UPSTREAM_IDLE_MAX	64	/* idle connections per server */
 #define UPSTREAM_FAIL_SECONDS	10	/* how long a failed server rests */
-#define UPSTREAM_IO_MAX		(256 * 1024)	/* bytes a read or write */
+#define UPSTREAM_HEAD_MAX	(64 * 1024)	/* a response head */
 
 struct upstream_server {
 	struct upstream_pool		*pool;
 	const struct config_server	*conf;
 	const struct config_upstream	*group;
 	SSL_CTX				*ssl_ctx;	/* shared, TLS only */
-	char				 address[64];	/* numeric, resolved */
+	struct sockaddr_storage		 addr;		/* resolved */
+	socklen_t			 addrlen;
 	char				 name[300];	/* host:port for logs */
 	char				 host[300];	/* Host header value */
 	struct upstream_conn		*idle;
@@ -71,6 +66,7 @@ upstream_ssl_ctx(const struct config_upstream *group, char *errbuf,
 		return (NULL);
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	if (group->ca_file != NULL) {
 		ok = SSL_CTX_load_verify_locations(ctx, group->ca_file, NULL);
@@ -94,24 +90,21 @@ static int
 upstream_resolve(struct upstream_server *s, char *errbuf, size_t len)
 {
 	struct addrinfo	 hints, *res;
+	char		 port[16];
 	int		 rc;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	if ((rc = getaddrinfo(s->conf->host, NULL, &hints, &res)) != 0) {
+	snprintf(port, sizeof(port), "%d", s->conf->port);
+	if ((rc = getaddrinfo(s->conf->host, port, &hints, &res)) != 0) {
 		snprintf(errbuf, len, "upstream %s: cannot resolve %s: %s",
 		    s->conf->url, s->conf->host, gai_strerror(rc));
 		return (-1);
 	}
-	rc = getnameinfo(res->ai_addr, res->ai_addrlen, s->address,
-	    sizeof(s->address), NULL, 0, NI_NUMERICHOST);
+	memcpy(&s->addr, res->ai_addr, res->ai_addrlen);
+	s->addrlen = res->ai_addrlen;
 	freeaddrinfo(res);
-	if (rc != 0) {
-		snprintf(errbuf, len, "upstream %s: %s", s->conf->url,
-		    gai_strerror(rc));
-		return (-1);
-	}
 	return (0);
 }
 
@@ -200,30 +193,8 @@ upstream_pool_new(struct event_base *base, const struct config *config,
 static void
 upstream_conn_destroy(struct upstream_conn *c)
 {
-	/* Freeing a connected evcon calls its close callback: not now. */
-	evhttp_connection_set_closecb(c->evcon, NULL, NULL);
-	evhttp_connection_free(c->evcon);
+	upconn_free(c->conn);
 	free(c);
-}
-
-
-static void
-upstream_conn_free_later_cb(evutil_socket_t fd, short what, void *arg)
-{
-	upstream_conn_destroy(arg);
-}
-
-
-static void
-upstream_conn_free_later(struct upstream_conn *c)
-{
-	struct timeval	 now = { 0, 0 };
-
-	if (event_base_once(c->server->pool->base, -1, EV_TIMEOUT,
-	    upstream_conn_free_later_cb, c, &now) == -1) {
-		log_error("upstream %s: cannot schedule a connection free",
-		    c->server->name);
-	}
 }
 
 
@@ -275,9 +246,10 @@ upstream_pick(struct upstream_pool *pool, size_t group,
 }
 
 
-/* The peer closed the connection, or evhttp reset it after an error. */
+/* An idle connection ended: the server closed it, or it idled too
+ * long. */
 static void
-upstream_conn_closed(struct evhttp_connection *evcon, void *arg)
+upstream_conn_closed(struct upconn *uc, void *arg)
 {
 	struct upstream_conn	*c = arg;
 	struct upstream_server	*s = c->server;
@@ -288,66 +260,37 @@ upstream_conn_closed(struct evhttp_connection *evcon, void *arg)
 		if (*p == c) {
 			*p = c->next;
 			s->nidle--;
-			upstream_conn_free_later(c);
+			upstream_conn_destroy(c);
 			return;
 		}
 	}
 }
 
 
-static struct bufferevent *
-upstream_tls_bufferevent(struct upstream_server *s)
-{
-	struct bufferevent	*bev;
-	SSL			*ssl;
-
-	if ((ssl = SSL_new(s->ssl_ctx)) == NULL) {
-		return (NULL);
-	}
-	SSL_set_tlsext_host_name(ssl, s->conf->host);
-	SSL_set1_host(ssl, s->conf->host);
-	bev = bufferevent_openssl_socket_new(s->pool->base, -1, ssl,
-	    BUFFEREVENT_SSL_CONNECTING,
-	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (bev == NULL) {
-		SSL_free(ssl);
-		return (NULL);
-	}
-	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	return (bev);
-}
-
-
 static struct upstream_conn *
 upstream_conn_new(struct upstream_server *s)
 {
-	const struct config_timeouts	*t = &s->pool->config->timeouts;
-	struct upstream_conn		*c;
-	struct bufferevent		*bev = NULL;
-	struct timeval			 tv;
+	const struct config	*conf = s->pool->config;
+	struct upconn_settings	 set;
+	struct upstream_conn	*c;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		return (NULL);
 	}
-	if (s->conf->tls && (bev = upstream_tls_bufferevent(s)) == NULL) {
-		free(c);
-		return (NULL);
-	}
-	c->evcon = evhttp_connection_base_bufferevent_new(s->pool->base,
-	    NULL, bev, s->address, (unsigned short)s->conf->port);
-	if (c->evcon == NULL) {
+	memset(&set, 0, sizeof(set));
+	set.base = s->pool->base;
+	set.addr = (struct sockaddr *)&s->addr;
+	set.addrlen = s->addrlen;
+	set.ssl_ctx = s->conf->tls ? s->ssl_ctx : NULL;
+	set.tls_name = s->conf->host;
+	set.connect_ms = conf->timeouts.upstream_connect;
+	set.read_ms = conf->timeouts.upstream_read;
+	set.header_max = UPSTREAM_HEAD_MAX;
+	if ((c->conn = upconn_new(&set, upstream_conn_closed, c)) == NULL) {
 		free(c);
 		return (NULL);
 	}
 	c->server = s;
-	tv.tv_sec = t->upstream_read / 1000;
-	tv.tv_usec = (t->upstream_read % 1000) * 1000;
-	evhttp_connection_set_timeout_tv(c->evcon, &tv);
-	evhttp_connection_set_retries(c->evcon, 0);
-	bev = evhttp_connection_get_bufferevent(c->evcon);
-	bufferevent_set_max_single_read(bev, UPSTREAM_IO_MAX);
-	bufferevent_set_max_single_write(bev, UPSTREAM_IO_MAX);
-	evhttp_connection_set_closecb(c->evcon, upstream_conn_closed, c);
 	return (c);
 }
 
@@ -364,7 +307,7 @@ upstream_acquire(struct upstream_server *s)
 		if (!c->closed) {
 			return (c);
 		}
-		upstream_conn_free_later(c);
+		upstream_conn_destroy(c);
 	}
 	return (upstream_conn_new(s));
 }
@@ -376,8 +319,9 @@ upstream_release(struct upstream_conn *c, bool reusable)
 	struct upstream_server	*s = c->server;
 
 	c->requests++;
-	if (!reusable || c->closed || s->nidle >= UPSTREAM_IDLE_MAX) {
-		upstream_conn_free_later(c);
+	if (!reusable || c->closed || !upconn_reusable(c->conn) ||
+	    s->nidle >= UPSTREAM_IDLE_MAX) {
+		upstream_conn_destroy(c);
 		return;
 	}
 	c->next = s->idle;
@@ -413,30 +357,4 @@ size_t
 upstream_group_size(const struct upstream_pool *pool, size_t group)
 {
 	return (pool->groups[group].nservers);
-}
-
-
-bool
-upstream_conn_tls_error(struct upstream_conn *c, char *buf, size_t len)
-{
-	struct bufferevent	*bev;
-	SSL			*ssl;
-	unsigned long		 err;
-	long			 verify;
-
-	if (!c->server->conf->tls ||
-	    (bev = evhttp_connection_get_bufferevent(c->evcon)) == NULL ||
-	    (ssl = bufferevent_openssl_get_ssl(bev)) == NULL) {
-		return (false);
-	}
-	if ((verify = SSL_get_verify_result(ssl)) != X509_V_OK) {
-		snprintf(buf, len, "certificate not trusted: %s",
-		    X509_verify_cert_error_string(verify));
-		return (true);
-	}
-	if ((err = bufferevent_get_openssl_error(bev)) != 0) {
-		ERR_error_string_n(err, buf, len);
-		return (true);
-	}
-	return (false);
 }

@@ -2,9 +2,9 @@
  * Upstream pools: the servers of each upstream group, the keep-alive
  * connections to them, and the choice of a server for a request.
  *
- * One pool per worker (evhttp is not thread-safe).  A connection is an
- * evhttp_connection carrying one request at a time; between requests
- * it waits in its server's idle list.  A server that refused or timed
+ * One pool per worker process.  A connection (upconn.c) carries one
+ * request at a time; between requests it waits in its server's idle
+ * list.  A server that refused or timed
  * out a connect is avoided for a while.
  */
 #ifndef CORSPROXY_UPSTREAM_H
@@ -15,12 +15,12 @@
 #include "config.h"
 
 struct event_base;
-struct evhttp_connection;
+struct upconn;
 struct upstream_pool;
 struct upstream_server;
 
 struct upstream_conn {
-	struct evhttp_connection	*evcon;
+	struct upconn			*conn;
 	struct upstream_server		*server;
 	struct upstream_conn		*next;		/* in the idle list */
 	unsigned			 requests;	/* served so far */
@@ -49,17 +49,13 @@ struct upstream_server	*upstream_pick(struct upstream_pool *, size_t group,
 struct upstream_conn	*upstream_acquire(struct upstream_server *);
 
 /* Takes a connection back: kept idle when reusable and still open,
- * freed otherwise (later, never inside evhttp's own callbacks). */
+ * freed at once otherwise, ending any request it still carries
+ * without a callback. */
 void			 upstream_release(struct upstream_conn *,
 			    bool reusable);
 
 /* A connect to server failed or timed out: avoid it for a while. */
 void			 upstream_mark_failed(struct upstream_server *);
-
-/* Writes why TLS failed on the connection, when it did, into buf and
- * returns true; false for a plain connection or no TLS error. */
-bool			 upstream_conn_tls_error(struct upstream_conn *,
-			    char *buf, size_t len);
 
 /* Returns "host:port" of the server, for logs. */
 const char		*upstream_server_name(const struct upstream_server *);

@@ -196,11 +196,25 @@ test('a method with characters outside a token is refused with 400', T,
 	}
 });
 
-test('a well-formed but unknown method gets 501 with CORS headers', T,
+test('a method beyond the common ones (PROPFIND) is forwarded as sent', T,
     async () => {
 	const before = backend.stats.requests;
 	const res = await send(strict, Buffer.from(head([
-	    'BREW /echo/brew HTTP/1.1', 'Host: proxy.test',
+	    'PROPFIND /echo/propfind HTTP/1.1', 'Host: proxy.test',
+	    `Origin: ${ORIGIN}`])), { closed: false });
+
+	assert.equal(res.status, 200, res.statusLine);
+	assert.equal(JSON.parse(res.body).method, 'PROPFIND');
+	assert.deepEqual(h.getHeaders(res, 'access-control-allow-origin'),
+	    [ORIGIN]);
+	await assertServesAfter(strict, before, 1);
+});
+
+test('CONNECT is refused with 501: the proxy tunnels nothing', T,
+    async () => {
+	const before = backend.stats.requests;
+	const res = await send(strict, Buffer.from(head([
+	    'CONNECT example.com:443 HTTP/1.1', 'Host: example.com:443',
 	    `Origin: ${ORIGIN}`])), { closed: false });
 
 	h.assertProxyError(res, 501, { origin: ORIGIN });

@@ -19,6 +19,7 @@ const { patternChecker } = require('./backend');
 const MiB = 1024 * 1024;
 const BIG = 256 * MiB;
 const RSS_GROWTH_MAX = 64 * MiB;
+const T = { timeout: 30000 };
 
 async function setup(t) {
 	const backend = await h.backendFor(t);
@@ -161,4 +162,34 @@ test('a client that stops reading stalls the upstream instead of ' +
 		assert.ok(max - base < RSS_GROWTH_MAX,
 		    `proxy RSS grew by ${((max - base) / MiB).toFixed(1)} MiB`);
 	}
+});
+
+/* Clients that hang up in the middle of large downloads: the upstream
+ * connection is dropped with them, mid-read, and nothing of theirs is
+ * touched afterwards (the sanitizer build turns a slip into a failure
+ * here), and the proxy goes on serving. */
+test('clients hanging up mid-download leave the proxy serving', T,
+    async (t) => {
+	const { proxy } = await setup(t);
+
+	for (let i = 0; i < 20; i++) {
+		const res = await h.streamGet(t, proxy.port,
+		    `/big?bytes=${64 * MiB}`);
+		await new Promise((resolve) => {
+			let got = 0;
+
+			res.on('data', (c) => {
+				got += c.length;
+				if (got > (i % 4 + 1) * 256 * 1024) {
+					res.destroy();
+					resolve();
+				}
+			});
+			res.on('close', resolve);
+		});
+	}
+	const res = await h.request(proxy.port, { target: '/big?bytes=1024' });
+	assert.equal(res.status, 200);
+	assert.equal(res.body.length, 1024);
+	assert.equal(proxy.exitInfo, null, 'the proxy exited');
 });
