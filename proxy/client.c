@@ -40,6 +40,7 @@
 
 #include "client.h"
 #include "framing.h"
+#include "headers.h"
 #include "log.h"
 #include "token.h"
 
@@ -101,7 +102,8 @@ struct client_conn {
 	evutil_socket_t			 fd;
 	struct event			*ev;		/* readable or writable,
 							 * edge-triggered */
-	struct event			*timer;		/* the state's timeout */
+	struct event			*timer;		/* the state's
+							 * timeout */
 	struct evbuffer			*in;
 	struct evbuffer			*out;
 	bool				 read_paused;
@@ -120,6 +122,9 @@ struct client_server {
 	struct evconnlistener		**listeners;
 	size_t				  nlisteners;
 	bool				  paused;	/* at the limit */
+	bool				  draining;	/* stopped: close
+							 * after each reply */
+	struct event			 *resume;	/* accept again */
 	TAILQ_HEAD(, client_conn)	  conns;
 	size_t				  nconns;
 	struct timeval			  idle_tv;
@@ -132,6 +137,7 @@ static int	client_process(struct client_conn *);
 static void	client_conn_free(struct client_conn *);
 static void	client_conn_release(struct client_conn *);
 static void	client_flush_soon(struct client_conn *);
+static void	client_accept_resume(evutil_socket_t, short, void *);
 
 
 /* ---- small helpers --------------------------------------------------- */
@@ -310,6 +316,23 @@ client_count_header(struct evkeyvalq *headers, const char *name,
 }
 
 
+/* Returns true when any header line called name lists token. */
+static bool
+client_names_token(struct evkeyvalq *headers, const char *name,
+    const char *token)
+{
+	struct evkeyval	*h;
+
+	TAILQ_FOREACH(h, headers, next) {
+		if (strcasecmp(h->key, name) == 0 &&
+		    token_list_has(h->value, token)) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
+
 static enum client_read
 client_content_length(struct client_request *r, const char *cl)
 {
@@ -336,7 +359,7 @@ client_content_length(struct client_request *r, const char *cl)
 static enum client_read
 client_framing(struct client_request *r)
 {
-	const char	*te = NULL, *cl = NULL, *host = NULL, *conn = NULL;
+	const char	*te = NULL, *cl = NULL, *host = NULL;
 	size_t		 nte, ncl;
 
 	nte = client_count_header(&r->headers, "Transfer-Encoding", &te);
@@ -346,9 +369,9 @@ client_framing(struct client_request *r)
 		return (client_refuse(r, 400, "a request needs exactly one "
 		    "Host header"));
 	}
-	client_count_header(&r->headers, "Connection", &conn);
-	r->keepalive = r->minor >= 1 ? !token_list_has(conn, "close") :
-	    token_list_has(conn, "keep-alive");
+	r->keepalive = r->minor >= 1 ?
+	    !client_names_token(&r->headers, "Connection", "close") :
+	    client_names_token(&r->headers, "Connection", "keep-alive");
 	if (nte > 0 && ncl > 0) {
 		return (client_refuse(r, 400, "both Content-Length and "
 		    "Transfer-Encoding"));
@@ -469,11 +492,12 @@ client_expect(struct client_conn *c)
 
 /*
  * One timer per connection carries whichever timeout the state has:
- * IDLE the idle timeout; HEAD and BODY one deadline for the whole
- * request (a client dripping a byte at a time must not hold the
- * connection forever); BUSY none while the proxy waits upstream, the
- * idle timeout while a response waits for a client that stopped
- * reading; CLOSING the same; LINGER a short grace.
+ * IDLE the idle timeout; HEAD one deadline for the whole head (a
+ * client dripping a byte at a time must not hold the connection
+ * forever); BODY the idle timeout, restarted by every read; BUSY none
+ * while the proxy waits upstream, the idle timeout while a response
+ * waits for a client that stopped reading; CLOSING the same; LINGER a
+ * short grace.
  */
 static void
 client_set_state(struct client_conn *c, enum client_state state)
@@ -488,6 +512,9 @@ client_set_state(struct client_conn *c, enum client_state state)
 		break;
 	case CLIENT_HEAD:
 		evtimer_add(c->timer, &s->header_tv);
+		break;
+	case CLIENT_BODY:
+		evtimer_add(c->timer, &s->idle_tv);
 		break;
 	case CLIENT_BUSY:
 		evtimer_del(c->timer);
@@ -655,10 +682,20 @@ client_on_read(struct client_conn *c)
 		}
 		return;
 	}
+	if (c->state == CLIENT_BODY && evbuffer_get_length(c->in) > 0) {
+		/* A body gets an idle timeout: a large upload on a slow
+		 * line may take long, but must not stall. */
+		evtimer_add(c->timer, &c->server->idle_tv);
+	}
 	if (c->state != CLIENT_CLOSING && client_process(c) == -1) {
 		return;
 	}
-	if (rc != 0) {
+	if (rc == 1 && c->state == CLIENT_BUSY) {
+		/* A client may end its side after the request and still
+		 * read the response: answer, then close. */
+		c->req.close_after = true;
+		c->read_paused = true;
+	} else if (rc != 0) {
 		log_debug("client %s: connection %s", c->peer, rc == 1 ?
 		    "closed" : "failed");
 		client_conn_free(c);
@@ -672,7 +709,7 @@ static int
 client_flush(struct client_conn *c)
 {
 	struct client_request	*r = &c->req;
-	size_t			 left;
+	size_t			 left, before = evbuffer_get_length(c->out);
 
 	while ((left = evbuffer_get_length(c->out)) > 0) {
 		if (evbuffer_write_atmost(c->out, c->fd, CLIENT_IO_MAX) < 0) {
@@ -686,7 +723,10 @@ client_flush(struct client_conn *c)
 	if (left == 0 && c->state == CLIENT_CLOSING) {
 		client_linger(c);
 	} else if (c->state == CLIENT_BUSY) {
-		if (left > 0 && !evtimer_pending(c->timer, NULL)) {
+		/* An idle timeout for a client that stops reading, not a
+		 * deadline for a slow one that keeps reading. */
+		if (left > 0 && (left < before ||
+		    !evtimer_pending(c->timer, NULL))) {
 			evtimer_add(c->timer, &c->server->idle_tv);
 		} else if (left == 0) {
 			evtimer_del(c->timer);
@@ -722,8 +762,8 @@ client_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct client_conn	*c = arg;
 
-	if (c->state == CLIENT_HEAD || c->state == CLIENT_BODY) {
-		log_debug("client %s: request not complete within "
+	if (c->state == CLIENT_HEAD) {
+		log_debug("client %s: request head not complete within "
 		    "timeouts.client_header; closing", c->peer);
 	} else if (c->state != CLIENT_LINGER) {
 		log_debug("client %s: idle past timeouts.client_idle; "
@@ -887,11 +927,10 @@ client_write_head(struct client_request *r, int status, const char *reason)
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status,
 	    reason != NULL ? reason : "Unknown");
 	TAILQ_FOREACH(h, &r->out, next) {
-		evbuffer_add_printf(out, "%s: %s\r\n", h->key, h->value);
+		headers_add(out, h->key, h->value);
 	}
 	if (evhttp_find_header(&r->out, "Date") == NULL) {
-		evbuffer_add_printf(out, "Date: %s\r\n",
-		    client_date(c->server));
+		headers_add(out, "Date", client_date(c->server));
 	}
 	if (r->reply_chunked) {
 		evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
@@ -911,6 +950,9 @@ client_reply_start(struct client_request *r, int status, const char *reason)
 	bool	 has_length;
 
 	has_length = evhttp_find_header(&r->out, "Content-Length") != NULL;
+	if (r->conn->server->draining) {
+		r->close_after = true;
+	}
 	r->reply_body = client_status_has_body(r, status);
 	if (r->reply_body && !has_length) {
 		if (r->minor >= 1) {
@@ -1026,6 +1068,10 @@ client_server_new(struct event_base *base, const struct config *config,
 	s->idle_tv = client_tv(config->timeouts.client_idle);
 	s->header_tv = client_tv(config->timeouts.client_header);
 	TAILQ_INIT(&s->conns);
+	if ((s->resume = evtimer_new(base, client_accept_resume, s)) == NULL) {
+		free(s);
+		return (NULL);
+	}
 	return (s);
 }
 
@@ -1035,22 +1081,30 @@ client_server_new(struct event_base *base, const struct config *config,
 static void
 client_accept_resume(evutil_socket_t fd, short what, void *arg)
 {
-	evconnlistener_enable(arg);
+	struct client_server	*s = arg;
+	size_t			 i;
+
+	for (i = 0; i < s->nlisteners && !s->paused; i++) {
+		evconnlistener_enable(s->listeners[i]);
+	}
 }
 
 
 static void
 client_accept_error(struct evconnlistener *l, void *arg)
 {
-	struct timeval	 pause = client_tv(100);
-	int		 err = EVUTIL_SOCKET_ERROR();
+	struct client_server	*s = arg;
+	struct timeval		 pause = client_tv(100);
+	int			 err = EVUTIL_SOCKET_ERROR();
+	size_t			 i;
 
 	log_warn("accept: %s", evutil_socket_error_to_string(err));
 	if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
 	    err == ENOMEM) {
-		evconnlistener_disable(l);
-		event_base_once(evconnlistener_get_base(l), -1, EV_TIMEOUT,
-		    client_accept_resume, l, &pause);
+		for (i = 0; i < s->nlisteners; i++) {
+			evconnlistener_disable(s->listeners[i]);
+		}
+		evtimer_add(s->resume, &pause);
 	}
 }
 
@@ -1079,17 +1133,30 @@ client_server_listen(struct client_server *s, struct evconnlistener *l)
 void
 client_server_stop(struct client_server *s)
 {
-	size_t	 i;
+	struct client_conn	*c, *next;
+	size_t			 i;
 
 	if (s == NULL) {
 		return;
 	}
+	evtimer_del(s->resume);
 	for (i = 0; i < s->nlisteners; i++) {
 		evconnlistener_free(s->listeners[i]);
 	}
 	free(s->listeners);
 	s->listeners = NULL;
 	s->nlisteners = 0;
+	/* Connections waiting for a next request close now; busy ones
+	 * close after their response. */
+	s->draining = true;
+	for (c = TAILQ_FIRST(&s->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, next);
+		if (c->state == CLIENT_IDLE &&
+		    evbuffer_get_length(c->in) == 0 &&
+		    evbuffer_get_length(c->out) == 0) {
+			client_conn_free(c);
+		}
+	}
 }
 
 
@@ -1103,6 +1170,7 @@ client_server_free(struct client_server *s)
 	while (!TAILQ_EMPTY(&s->conns)) {
 		client_conn_free(TAILQ_FIRST(&s->conns));
 	}
+	event_free(s->resume);
 	free(s);
 }
 

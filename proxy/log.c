@@ -150,12 +150,12 @@ log_escape(char *dst, size_t dstlen, const char *src, size_t len)
 
 
 static const char *
-log_field(char *buf, const char *value)
+log_field(char *buf, size_t len, const char *value)
 {
 	if (value == NULL) {
 		return ("-");
 	}
-	return (log_escape_as(buf, LOG_FIELD_MAX, value, strlen(value),
+	return (log_escape_as(buf, len, value, strlen(value),
 	    log_access_format == CONFIG_LOG_JSON));
 }
 
@@ -163,38 +163,28 @@ log_field(char *buf, const char *value)
 void
 log_access(const struct log_access *a)
 {
-	char	 ts[40];
-	char	 method[64], target[LOG_FIELD_MAX], origin[LOG_FIELD_MAX];
-	char	 client[128], policy[256];
+	char	 ts[40], method[64], target[LOG_FIELD_MAX];
+	char	 origin[LOG_FIELD_MAX], client[128], policy[256];
 	long	 ms = a->duration_us / 1000;
+	bool	 json = log_access_format == CONFIG_LOG_JSON;
 
 	if (log_access_file == NULL) {
 		return;
 	}
 	log_timestamp(ts, sizeof(ts));
-	log_field(method, a->method);
-	log_field(target, a->target);
-
-	if (log_access_format == CONFIG_LOG_JSON) {
-		fprintf(log_access_file, "{\"time\":\"%s\",\"client\":\"%s\","
-		    "\"method\":\"%s\",\"target\":\"%s\",\"status\":%d,"
-		    "\"bytes\":%zu,\"duration_ms\":%ld.%03ld,"
-		    "\"origin\":\"%s\",\"policy\":\"%s\","
-		    "\"decision\":\"%s\",\"upstream\":\"%s\"}\n",
-		    ts, log_field(client, a->client),
-		    a->method ? method : "-", a->target ? target : "-",
-		    a->status, a->bytes, ms, a->duration_us % 1000,
-		    log_field(origin, a->origin), log_field(policy, a->policy),
-		    a->decision ? a->decision : "-",
-		    a->upstream ? a->upstream : "-");
-		return;
-	}
-	fprintf(log_access_file, "%s %s \"%s %s\" %d %zu %ld.%03ldms "
-	    "origin=\"%s\" policy=%s decision=%s upstream=%s\n",
-	    ts, log_field(client, a->client),
-	    a->method ? method : "-", a->target ? target : "-",
+	/* The same fields in the same order, as JSON or as text. */
+	fprintf(log_access_file, json ? "{\"time\":\"%s\",\"client\":\"%s\","
+	    "\"method\":\"%s\",\"target\":\"%s\",\"status\":%d,"
+	    "\"bytes\":%zu,\"duration_ms\":%ld.%03ld,\"origin\":\"%s\","
+	    "\"policy\":\"%s\",\"decision\":\"%s\",\"upstream\":\"%s\"}\n" :
+	    "%s %s \"%s %s\" %d %zu %ld.%03ldms origin=\"%s\" policy=%s "
+	    "decision=%s upstream=%s\n", ts,
+	    log_field(client, sizeof(client), a->client),
+	    log_field(method, sizeof(method), a->method),
+	    log_field(target, sizeof(target), a->target),
 	    a->status, a->bytes, ms, a->duration_us % 1000,
-	    log_field(origin, a->origin), log_field(policy, a->policy),
-	    a->decision ? a->decision : "-",
-	    a->upstream ? a->upstream : "-");
+	    log_field(origin, sizeof(origin), a->origin),
+	    log_field(policy, sizeof(policy), a->policy),
+	    a->decision != NULL ? a->decision : "-",
+	    a->upstream != NULL ? a->upstream : "-");
 }

@@ -34,6 +34,7 @@
 
 #include "client.h"
 #include "cors.h"
+#include "headers.h"
 #include "log.h"
 #include "token.h"
 #include "metrics.h"
@@ -404,8 +405,7 @@ exchange_write_forwarded(struct exchange *ex, struct evbuffer *head,
 	    ex->client_addr, client_request_tls(ex->client) ? "https" :
 	    "http");
 	if (client_host != NULL) {
-		evbuffer_add_printf(head, "X-Forwarded-Host: %s\r\n",
-		    client_host);
+		headers_add(head, "X-Forwarded-Host", client_host);
 	}
 }
 
@@ -440,14 +440,13 @@ exchange_write_head(struct exchange *ex, struct evbuffer *head)
 	TAILQ_FOREACH(h, in, next) {
 		if (!proxy_is_hop_header(in, h->key) &&
 		    !proxy_is_replaced_request_header(h->key)) {
-			evbuffer_add_printf(head, "%s: %s\r\n", h->key,
-			    h->value);
+			headers_add(head, h->key, h->value);
 		}
 	}
 	exchange_write_forwarded(ex, head, in, client_host);
 	if (len > 0 || evhttp_find_header(in, "Content-Length") != NULL ||
 	    evhttp_find_header(in, "Transfer-Encoding") != NULL) {
-		evbuffer_add_printf(head, "Content-Length: %zu\r\n", len);
+		headers_add_number(head, "Content-Length", len);
 	}
 	evbuffer_add(head, "\r\n", 2);
 }
@@ -593,7 +592,10 @@ exchange_copy_response_headers(struct exchange *ex, struct evkeyvalq *in)
 
 	out = client_response_headers(ex->client);
 	chunked = evhttp_find_header(in, "Transfer-Encoding") != NULL;
-	strip_cors = ex->creq.origin != NULL && !ex->preflight_forwarded;
+	/* In report mode an origin no policy knows gets the backend's own
+	 * answer, as if the proxy were not there. */
+	strip_cors = ex->creq.origin != NULL && !ex->preflight_forwarded &&
+	    !(ex->cors.reported && ex->cors.decision == CORS_DENIED);
 	TAILQ_FOREACH(h, in, next) {
 		if (strcasecmp(h->key, "Vary") == 0) {
 			proxy_vary_add(vary, sizeof(vary), h->value);

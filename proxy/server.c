@@ -52,6 +52,13 @@ server_listen(struct server *s, const struct config_listen *l)
 	char			 port[16];
 	int			 rc;
 
+	/* XXX TLS listeners are not implemented: rather than serve plain
+	 * HTTP on a port meant for HTTPS, the proxy refuses to start. */
+	if (l->cert != NULL) {
+		log_error("listen %s:%d: TLS listeners are not implemented in "
+		    "this version", l->host, l->port);
+		return (NULL);
+	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
