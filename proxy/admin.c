@@ -39,7 +39,7 @@ admin_handle(struct client_request *req, int refused, const char *message,
 	}
 	if (refused != 0) {
 		evbuffer_add_printf(body, "%s\n", message);
-		admin_reply_text(req, refused, "Bad Request",
+		admin_reply_text(req, refused, NULL,
 		    "text/plain; charset=utf-8", body);
 	} else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 		evbuffer_add_printf(body, "only GET and HEAD\n");

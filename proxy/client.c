@@ -225,6 +225,72 @@ client_refuse(struct client_request *r, int status, const char *message)
 }
 
 
+/* Returns true when the segment of len bytes is "." or "..", written
+ * plainly or with %2e. */
+static bool
+client_is_dot_segment(const char *seg, size_t len)
+{
+	size_t	 dots = 0, i = 0;
+
+	while (i < len) {
+		if (seg[i] == '.') {
+			i++;
+		} else if (len - i >= 3 && seg[i] == '%' && seg[i + 1] == '2' &&
+		    (seg[i + 2] == 'e' || seg[i + 2] == 'E')) {
+			i += 3;
+		} else {
+			return (false);
+		}
+		dots++;
+	}
+	return (dots == 1 || dots == 2);
+}
+
+
+/*
+ * Routes match the path by prefix, so a path whose meaning a backend
+ * would change by resolving dot segments ("/api/../admin") is refused:
+ * browsers never send one.  An absolute-form target is cut to its path,
+ * as a reverse proxy reads it.  Returns 0, or -1 to refuse.
+ */
+static int
+client_normalize_target(struct client_request *r)
+{
+	char	*t = r->target, *p, *seg, *end;
+
+	if (strcmp(r->method, "CONNECT") == 0) {
+		return (0);	/* authority-form; the proxy refuses it */
+	}
+	if (strncasecmp(t, "http://", 7) == 0 ||
+	    strncasecmp(t, "https://", 8) == 0) {
+		if ((p = strchr(strchr(t, ':') + 3, '/')) == NULL) {
+			strcpy(t, "/");
+		} else {
+			memmove(t, p, strlen(p) + 1);
+		}
+	}
+	if (strcmp(t, "*") == 0) {
+		return (strcmp(r->method, "OPTIONS") == 0 ? 0 : -1);
+	}
+	if (t[0] != '/') {
+		return (-1);
+	}
+	end = t + strcspn(t, "?#");
+	for (p = t + 1;; p = seg + 1) {
+		if ((seg = memchr(p, '/', (size_t)(end - p))) == NULL) {
+			seg = end;
+		}
+		if (client_is_dot_segment(p, (size_t)(seg - p))) {
+			return (-1);
+		}
+		if (seg == end) {
+			break;
+		}
+	}
+	return (0);
+}
+
+
 /* "METHOD SP request-target SP HTTP/1.x" */
 static enum client_read
 client_parse_request_line(struct client_request *r, char *line)
@@ -256,6 +322,10 @@ client_parse_request_line(struct client_request *r, char *line)
 	if (r->target[0] == '\0' || !client_is_field_value(r->target,
 	    strlen(r->target)) || strchr(r->target, '\t') != NULL) {
 		return (client_refuse(r, 400, "malformed request target"));
+	}
+	if (client_normalize_target(r) == -1) {
+		return (client_refuse(r, 400, "the request target must be a "
+		    "path without . or .. segments"));
 	}
 	r->is_head = strcmp(r->method, "HEAD") == 0;
 	return (CLIENT_MORE);
@@ -909,6 +979,31 @@ client_accept(struct evconnlistener *l, evutil_socket_t fd,
 
 /* ---- responses ------------------------------------------------------- */
 
+/* The standard phrase of the statuses the proxy makes itself. */
+static const char *
+client_reason(int status)
+{
+	switch (status) {
+	case 200:	return ("OK");
+	case 204:	return ("No Content");
+	case 400:	return ("Bad Request");
+	case 403:	return ("Forbidden");
+	case 404:	return ("Not Found");
+	case 405:	return ("Method Not Allowed");
+	case 413:	return ("Content Too Large");
+	case 417:	return ("Expectation Failed");
+	case 431:	return ("Request Header Fields Too Large");
+	case 500:	return ("Internal Server Error");
+	case 501:	return ("Not Implemented");
+	case 502:	return ("Bad Gateway");
+	case 503:	return ("Service Unavailable");
+	case 504:	return ("Gateway Timeout");
+	case 505:	return ("HTTP Version Not Supported");
+	}
+	return ("Unknown");
+}
+
+
 static bool
 client_status_has_body(const struct client_request *r, int status)
 {
@@ -925,7 +1020,7 @@ client_write_head(struct client_request *r, int status, const char *reason)
 	struct evkeyval		*h;
 
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status,
-	    reason != NULL ? reason : "Unknown");
+	    reason != NULL ? reason : client_reason(status));
 	TAILQ_FOREACH(h, &r->out, next) {
 		headers_add(out, h->key, h->value);
 	}

@@ -30,10 +30,10 @@ struct client_request;
 
 /*
  * Called once the request head and body have been read.  When status
- * is not 0, the request was refused while reading (400, 413, 431, 501,
- * 505): the headers read so far are available, the body is not, and
- * the callee must answer with client_reply(); the connection closes
- * afterwards.  message then says what was wrong, for the body.
+ * is not 0, the request was refused while reading (400, 413, 417, 431,
+ * 500, 501, 505): the headers read so far are available, the body is
+ * not, and the callee must answer with client_reply(); the connection
+ * closes afterwards.  message then says what was wrong, for the body.
  */
 typedef void	client_request_cb(struct client_request *, int status,
 		    const char *message, void *arg);
@@ -76,7 +76,8 @@ bool		 client_request_tls(const struct client_request *);
 /* The response headers, to fill before replying. */
 struct evkeyvalq *client_response_headers(struct client_request *);
 
-/* Sends a complete response with body (may be NULL) and ends it. */
+/* Sends a complete response with body (may be NULL) and ends it.  A
+ * NULL reason is the status's standard phrase. */
 void		 client_reply(struct client_request *, int status,
 		    const char *reason, struct evbuffer *body);
 

@@ -65,7 +65,10 @@ explain_parse(struct explain_request *x, int argc, char **argv)
 
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":c:p:", longopts, NULL)) != -1) {
-		const char	*word = argv[optind - 1];
+		char		 flag[3] = { '-', (char)optopt, '\0' };
+		/* For "-xq" getopt names the letter, not the word. */
+		const char	*word = ch == '?' && optopt != 0 ? flag :
+				    argv[optind - 1];
 
 		switch (ch) {
 		case 'c': x->config_file = optarg; break;

@@ -191,7 +191,10 @@ main_parse(struct main_options *o, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, ":c:p:l:u:o:w:vqh",
 	    main_longopts, NULL)) != -1) {
 		/* optind has moved past the word getopt looked at. */
-		const char	*word = argv[optind - 1];
+		char		 flag[3] = { '-', (char)optopt, '\0' };
+		/* For "-xq" getopt names the letter, not the word. */
+		const char	*word = ch == '?' && optopt != 0 ? flag :
+				    argv[optind - 1];
 
 		if ((rc = main_option(o, ch, optarg, word)) != 0) {
 			return (rc);

@@ -10,13 +10,16 @@
  * upstream stops until the client's output buffer has drained, so a
  * slow client costs a bounded amount of memory.
  *
- * Lifetime rules that evhttp imposes, and that the code below keeps:
- * - evhttp_send_reply_end() may free the client request at once, so
- *   nothing touches it afterwards;
- * - the close callback belongs to the client connection, so it is
- *   cleared when the exchange ends, or a later close would call it
- *   with a freed exchange;
- * - an upstream request is freed by evhttp after its done callback.
+ * Lifetime rules the code below keeps:
+ * - the client module calls the close callback from inside freeing the
+ *   connection: the exchange ends there and touches the request no
+ *   more once the callback returns; the callback is cleared whenever
+ *   the exchange ends by itself;
+ * - client_reply_end() and client_reply() end the request: nothing
+ *   touches it afterwards;
+ * - upconn.c's done and failed callbacks are its last calls for a
+ *   request, so the connection may be handed back (and freed) in
+ *   them; the drained callback only resumes reading the upstream.
  */
 #include <sys/socket.h>
 #include <ctype.h>
@@ -186,7 +189,8 @@ exchange_log(const struct exchange *ex, const char *target)
 	a.client = ex->client_addr;
 	a.method = ex->method;
 	a.target = target;
-	a.status = ex->status;
+	/* 499, as nginx logs it: the client left before the response. */
+	a.status = ex->status == 0 && ex->client_gone ? 499 : ex->status;
 	a.bytes = ex->bytes;
 	a.duration_us = proxy_elapsed_us(&ex->start);
 	a.origin = ex->creq.origin;
@@ -195,7 +199,7 @@ exchange_log(const struct exchange *ex, const char *target)
 	a.upstream = ex->server != NULL ?
 	    upstream_server_name(ex->server) : NULL;
 	log_access(&a);
-	metrics_request(exchange_metrics_decision(ex), ex->status,
+	metrics_request(exchange_metrics_decision(ex), a.status,
 	    ex->cors.preflight, a.duration_us);
 }
 
@@ -315,27 +319,6 @@ proxy_json_escape(char *dst, size_t len, const char *src)
 }
 
 
-/* evhttp 2.1 knows no phrase past 417 among client errors. */
-static const char *
-proxy_reason(int status)
-{
-	switch (status) {
-	case 400:	return ("Bad Request");
-	case 403:	return ("Forbidden");
-	case 417:	return ("Expectation Failed");
-	case 413:	return ("Payload Too Large");
-	case 431:	return ("Request Header Fields Too Large");
-	case 500:	return ("Internal Server Error");
-	case 502:	return ("Bad Gateway");
-	case 503:	return ("Service Unavailable");
-	case 501:	return ("Not Implemented");
-	case 504:	return ("Gateway Timeout");
-	case 505:	return ("HTTP Version Not Supported");
-	}
-	return ("Error");
-}
-
-
 /* A proxy-made error: a short JSON body naming it, CORS headers for an
  * allowed origin so the page can read the status. */
 static void
@@ -348,7 +331,7 @@ exchange_error(struct exchange *ex, int status, const char *error,
 	snprintf(body, sizeof(body),
 	    "{\"error\":\"%s\",\"status\":%d,\"message\":\"%s\"}\n",
 	    error, status, escaped);
-	exchange_reply(ex, status, proxy_reason(status), "application/json",
+	exchange_reply(ex, status, NULL, "application/json",
 	    body);
 }
 

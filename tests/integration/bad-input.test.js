@@ -221,6 +221,39 @@ test('CONNECT is refused with 501: the proxy tunnels nothing', T,
 	await assertServesAfter(strict, before);
 });
 
+/* Routes match paths by prefix: a path a backend would change by
+ * resolving dot segments must not reach it. */
+test('a target with . or .. segments, plain or %2e, is refused with 400',
+    T, async () => {
+	for (const target of ['/echo/../admin', '/echo/%2e%2E/admin',
+	    '/echo/./x', '/echo/%2F/..', '/echo/.%2e']) {
+		await assertRefused(strict, head([`GET ${target} HTTP/1.1`,
+		    'Host: proxy.test']), 400);
+	}
+});
+
+test('dots that are not whole segments, or in the query, pass', T,
+    async () => {
+	for (const target of ['/echo/.hidden/x', '/echo/a...',
+	    '/echo/q?a=/../b']) {
+		const res = await send(strict, Buffer.from(head([
+		    `GET ${target} HTTP/1.1`, 'Host: proxy.test'])),
+		    { closed: false });
+
+		assert.equal(res.status, 200, `${target}: ${res.statusLine}`);
+		assert.equal(JSON.parse(res.body).url, target);
+	}
+});
+
+test('an absolute-form target is forwarded as its path', T, async () => {
+	const res = await send(strict, Buffer.from(head([
+	    'GET http://proxy.test/echo/abs?q=1 HTTP/1.1',
+	    'Host: proxy.test'])), { closed: false });
+
+	assert.equal(res.status, 200, res.statusLine);
+	assert.equal(JSON.parse(res.body).url, '/echo/abs?q=1');
+});
+
 test('a request target with a control byte is refused with 400', T,
     async () => {
 	await assertRefused(strict, head(['GET /echo/a\x01b HTTP/1.1',

@@ -48,8 +48,8 @@ test('forwards method and target byte for byte', T, async (t) => {
 		['GET', "/echo?y=a%20b&z=%E2%9C%93&e=&=v&s='!$()*,;:@/?~"],
 		['GET', '/echo?plus=a+b&pct=%25&amp=%26&eq=%3D&hash=%23'],
 		['GET', '/echo//double//slash/'],
-		['GET', '/echo/a/./b/../c'],
-		['GET', '/echo/%7Euser/%2e%2E/x?%00=%ff'],
+		/* Dot segments are refused (bad-input.test.js). */
+		['GET', '/echo/%7Euser/.x/x?%00=%ff&p=/../'],
 		['DELETE', '/echo/item;v=2?force=true&force=false'],
 		['PUT', '/echo/UPPER/lower?MiXeD=CaSe'],
 	];
