@@ -239,11 +239,6 @@ config_check_listen(struct config_ctx *ctx, const struct yamltree_node *item)
 		diag_error(ctx->schema.diag, &key->mark, "'key' needs 'cert' "
 		    "too: TLS takes a certificate and its private key");
 	}
-	if (cert != NULL && key != NULL) {
-		diag_warning(ctx->schema.diag, &cert->mark, "TLS listeners "
-		    "are not implemented in this version: the proxy will "
-		    "refuse to start with this listener");
-	}
 }
 
 

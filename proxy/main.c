@@ -208,6 +208,26 @@ main_parse(struct main_options *o, int argc, char **argv)
 }
 
 
+/* XXX TLS listeners are read but not served yet; server.c refuses to
+ * start with one, and --check says so here. */
+static void
+main_warn_unsupported(const struct config *c)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->nlistens; i++) {
+		const struct config_listen	*l = &c->listens[i];
+
+		if (l->cert != NULL) {
+			fprintf(stderr, "%s:%d:%d: warning: TLS listeners are "
+			    "not implemented in this version: corsproxy will "
+			    "refuse to start with this listener\n",
+			    l->mark.file, l->mark.line, l->mark.column);
+		}
+	}
+}
+
+
 static enum config_log_level
 main_log_level(const struct main_options *o, const struct config *c)
 {
@@ -245,6 +265,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "corsproxy: the configuration is not valid\n");
 		return (MAIN_EXIT_INVALID);
 	}
+	main_warn_unsupported(config);
 	if (o.check) {
 		config_summary(config, summary, sizeof(summary));
 		printf("%s\n", summary);

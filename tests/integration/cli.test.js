@@ -259,3 +259,23 @@ upstream: ${backend.url}
 	const { echo } = await h.echo(proxy.port);
 	assert.equal(echo.url, '/echo');
 });
+
+test('a TLS listener is refused at start, and --check warns of it', T,
+    async (t) => {
+	const dir = h.tempDir(t);
+	const file = h.writeConfig(dir, `upstream: http://127.0.0.1:9
+listen:
+  - address: 127.0.0.1:0
+    cert: ${dir}/tls.crt
+    key: ${dir}/tls.key
+`);
+	const check = await h.runCli(['--check', '-c', file]);
+	const run = await h.runCli(['-c', file]);
+
+	assert.equal(check.code, 0, check.stderr);
+	assert.match(check.stderr, new RegExp(`${file}:3:5: warning: TLS ` +
+	    'listeners are not implemented'));
+	assert.equal(run.code, 1, run.stderr);
+	assert.match(run.stderr, /TLS listeners are not implemented/);
+	assert.doesNotMatch(run.stderr, /listening on/);
+});

@@ -925,7 +925,7 @@ Test(config, example_config_loads_cleanly)
 	expect_clean("../../proxy.yaml.example", NULL);
 	cr_assert_str_eq(conf->policies.file,
 	    "../../policies/production.yaml");
-	cr_assert_eq(conf->nlistens, 3);
+	cr_assert_eq(conf->nlistens, 2);
 	cr_assert_eq(conf->nupstreams, 2);
 }
 
