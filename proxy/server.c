@@ -334,6 +334,11 @@ server_setup(struct server *s)
 }
 
 
+/*
+ * XXX The configuration's workers count is read and validated, but the
+ * proxy serves from this one process and event loop: the master and its
+ * worker processes (one per CPU by default) are not written yet.
+ */
 int
 server_run(const struct config *config)
 {
