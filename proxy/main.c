@@ -6,6 +6,7 @@
  * and warning, and either stops there (--check) or starts the server.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,6 +251,12 @@ main(int argc, char **argv)
 	char			 summary[512];
 	int			 rc;
 
+	/* Every request allocates and frees read buffers of 128 KiB; by
+	 * default glibc would mmap and munmap each, or grow and trim the
+	 * heap with brk() over and over. */
+	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+	mallopt(M_TOP_PAD, 4 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
 	if (argc > 1 && strcmp(argv[1], "explain") == 0) {
 		return (explain_main(argc - 1, argv + 1));
 	}

@@ -680,7 +680,10 @@ upconn_io_cb(evutil_socket_t fd, short what, void *arg)
 	struct upconn	*c = arg;
 
 	if (c->state == UPCONN_IDLE) {
-		upconn_idle_event(c);
+		/* Write readiness comes and goes with every ack. */
+		if (what & EV_READ) {
+			upconn_idle_event(c);
+		}
 		return;
 	}
 	if (c->state == UPCONN_CONNECTING &&
