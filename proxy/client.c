@@ -18,7 +18,6 @@
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <ctype.h>
@@ -42,6 +41,7 @@
 #include "framing.h"
 #include "headers.h"
 #include "log.h"
+#include "sockio.h"
 #include "token.h"
 
 #define CLIENT_PIPELINE_MAX	(64 * 1024)	/* read ahead while busy */
@@ -695,47 +695,19 @@ client_linger(struct client_conn *c)
 }
 
 
-/* Reads what the socket holds, in large pieces and without asking the
- * kernel first how much there is.  Returns 0, 1 at end of stream, or
- * -1 on an error. */
+/* Reads what the socket holds, in large pieces.  Returns 0, 1 at end
+ * of stream, or -1 on an error. */
 static int
 client_read_socket(struct client_conn *c)
 {
-	struct evbuffer_iovec	 vec[2];
-	struct iovec		 iov[2];
-	ssize_t			 got;
-	size_t			 left, room = 0;
-	int			 i, n;
+	bool	 full;
+	int	 rc;
 
-	if ((n = evbuffer_reserve_space(c->in, CLIENT_READ_CHUNK, vec,
-	    2)) <= 0) {
-		return (-1);
-	}
-	for (i = 0; i < n; i++) {
-		iov[i].iov_base = vec[i].iov_base;
-		iov[i].iov_len = vec[i].iov_len;
-		room += vec[i].iov_len;
-	}
-	while ((got = readv(c->fd, iov, n)) == -1 && errno == EINTR) {
-		continue;
-	}
-	if (got <= 0) {
-		evbuffer_commit_space(c->in, vec, 0);
-		return (got == 0 ? 1 : (errno == EAGAIN ||
-		    errno == EWOULDBLOCK) ? 0 : -1);
-	}
-	for (i = 0, left = (size_t)got; i < n && left > 0; i++) {
-		vec[i].iov_len = left < vec[i].iov_len ? left :
-		    vec[i].iov_len;
-		left -= vec[i].iov_len;
-	}
-	evbuffer_commit_space(c->in, vec, i);
-	/* A full read may leave more behind: with an edge-triggered
-	 * event nothing else would say so. */
-	if ((size_t)got == room) {
+	rc = sockio_read(c->fd, c->in, CLIENT_READ_CHUNK, &full);
+	if (full) {
 		event_active(c->ev, EV_READ, 1);
 	}
-	return (0);
+	return (rc);
 }
 
 
@@ -781,15 +753,10 @@ client_flush(struct client_conn *c)
 	struct client_request	*r = &c->req;
 	size_t			 left, before = evbuffer_get_length(c->out);
 
-	while ((left = evbuffer_get_length(c->out)) > 0) {
-		if (evbuffer_write_atmost(c->out, c->fd, CLIENT_IO_MAX) < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK ||
-			    errno == EINTR) {
-				break;
-			}
-			return (-1);
-		}
+	if (sockio_write(c->fd, c->out, CLIENT_IO_MAX) == -1) {
+		return (-1);
 	}
+	left = evbuffer_get_length(c->out);
 	if (left == 0 && c->state == CLIENT_CLOSING) {
 		client_linger(c);
 	} else if (c->state == CLIENT_BUSY) {

@@ -13,7 +13,6 @@
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <ctype.h>
@@ -32,6 +31,7 @@
 #include <openssl/x509.h>
 
 #include "framing.h"
+#include "sockio.h"
 #include "token.h"
 #include "upconn.h"
 
@@ -67,12 +67,14 @@ struct upconn {
 	struct evbuffer			*body;
 	enum upconn_state		 state;
 	bool				 paused;
-	bool				 used;		/* a request completed */
+	bool				 used;		/* a request
+							 * completed */
 	bool				 keepalive;
 	bool				 received;	/* of this response */
 	bool				 is_head;
-	int				 connect_error;	/* errno of a connect
-							 * that failed at once */
+	int				 connect_error;	/* errno of a
+							 * connect that
+							 * failed at once */
 	int				 status;
 	int				 minor;
 	char				*reason;
@@ -89,7 +91,7 @@ static void	upconn_io_cb(evutil_socket_t, short, void *);
 static void	upconn_timer_cb(evutil_socket_t, short, void *);
 
 
-/* ---- life --------------------------------------------------------------- */
+/* ---- life ------------------------------------------------------- */
 
 struct upconn *
 upconn_new(const struct upconn_settings *set, upconn_idle_close_cb *idle_cb,
@@ -184,7 +186,7 @@ upconn_fail(struct upconn *c, enum upconn_failure why, const char *detail)
 }
 
 
-/* ---- connecting ----------------------------------------------------------- */
+/* ---- connecting ------------------------------------------------- */
 
 static int
 upconn_connect(struct upconn *c)
@@ -302,21 +304,7 @@ upconn_handshake(struct upconn *c)
 }
 
 
-/* ---- moving bytes ---------------------------------------------------------- */
-
-/* Returns 0 when the socket took all or would block, -1 on an error. */
-static int
-upconn_write_plain(struct upconn *c)
-{
-	while (evbuffer_get_length(c->out) > 0) {
-		if (evbuffer_write_atmost(c->out, c->fd, UPCONN_WRITE_MAX) < 0) {
-			return (errno == EAGAIN || errno == EWOULDBLOCK ||
-			    errno == EINTR ? 0 : -1);
-		}
-	}
-	return (0);
-}
-
+/* ---- moving bytes ----------------------------------------------- */
 
 static int
 upconn_write_tls(struct upconn *c)
@@ -374,45 +362,19 @@ upconn_read_tls(struct upconn *c)
 static int
 upconn_read_plain(struct upconn *c)
 {
-	struct evbuffer_iovec	 vec[2];
-	struct iovec		 iov[2];
-	ssize_t			 got;
-	size_t			 left, room = 0;
-	int			 i, n;
+	bool	 full;
+	int	 rc;
 
-	if ((n = evbuffer_reserve_space(c->in, UPCONN_READ_CHUNK, vec,
-	    2)) <= 0) {
-		return (-1);
-	}
-	for (i = 0; i < n; i++) {
-		iov[i].iov_base = vec[i].iov_base;
-		iov[i].iov_len = vec[i].iov_len;
-		room += vec[i].iov_len;
-	}
-	while ((got = readv(c->fd, iov, n)) == -1 && errno == EINTR) {
-		continue;
-	}
-	if (got <= 0) {
-		evbuffer_commit_space(c->in, vec, 0);
-		return (got == 0 ? 1 : (errno == EAGAIN ||
-		    errno == EWOULDBLOCK) ? 0 : -1);
-	}
-	for (i = 0, left = (size_t)got; i < n && left > 0; i++) {
-		vec[i].iov_len = left < vec[i].iov_len ? left :
-		    vec[i].iov_len;
-		left -= vec[i].iov_len;
-	}
-	evbuffer_commit_space(c->in, vec, i);
-	/* A full read may leave more: an edge-triggered event would not
-	 * say so again. */
-	if ((size_t)got == room) {
+	rc = sockio_read(c->fd, c->in, UPCONN_READ_CHUNK, &full);
+	if (full) {
+		/* More may wait: an edge-triggered event would not say. */
 		event_active(c->ev, EV_READ, 1);
 	}
-	return (0);
+	return (rc);
 }
 
 
-/* ---- the response ------------------------------------------------------------ */
+/* ---- the response ----------------------------------------------- */
 
 /* "HTTP/1.1 200 OK": the version, three digits, an optional reason. */
 static int
@@ -695,7 +657,7 @@ upconn_io_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if ((c->ssl != NULL ? upconn_write_tls(c) :
-	    upconn_write_plain(c)) == -1) {
+	    sockio_write(c->fd, c->out, UPCONN_WRITE_MAX)) == -1) {
 		upconn_fail(c, UPCONN_BROKEN, strerror(errno));
 		return;
 	}
@@ -732,7 +694,7 @@ upconn_timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 
-/* ---- the interface ------------------------------------------------------------ */
+/* ---- the interface ---------------------------------------------- */
 
 int
 upconn_request(struct upconn *c, struct evbuffer *head, struct evbuffer *body,
