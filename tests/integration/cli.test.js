@@ -279,3 +279,14 @@ listen:
 	assert.match(run.stderr, /TLS listeners are not implemented/);
 	assert.doesNotMatch(run.stderr, /listening on/);
 });
+
+test('each shipped policy file swaps into the example configuration', T,
+    async () => {
+	for (const env of ['development', 'staging', 'production']) {
+		const r = await h.runCli(['--check', '-c', 'proxy.yaml.example',
+		    '-p', `policies/${env}.yaml`]);
+
+		assert.equal(r.code, 0, `${env}: ${r.stderr}`);
+		assert.match(r.stdout, new RegExp(`from policies/${env}\\.yaml`));
+	}
+});
