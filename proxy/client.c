@@ -39,6 +39,7 @@
 
 #include "client.h"
 #include "framing.h"
+#include "head.h"
 #include "headers.h"
 #include "log.h"
 #include "sockio.h"
@@ -74,11 +75,9 @@ struct client_request {
 	char			*method;
 	char			*target;
 	int			 minor;
-	struct evkeyvalq	 headers;
+	struct head		 head;
 	struct evkeyvalq	 out;
 	struct evbuffer		*body;
-	size_t			 head_bytes;
-	size_t			 nheaders;
 	bool			 keepalive;
 	bool			 is_head;
 
@@ -192,7 +191,7 @@ client_request_clear(struct client_request *r)
 {
 	free(r->method);
 	free(r->target);
-	evhttp_clear_headers(&r->headers);
+	head_clear(&r->head);
 	evhttp_clear_headers(&r->out);
 	if (r->body != NULL) {
 		evbuffer_free(r->body);
@@ -207,7 +206,7 @@ client_request_init(struct client_conn *c)
 
 	memset(r, 0, sizeof(*r));
 	r->conn = c;
-	TAILQ_INIT(&r->headers);
+	head_init(&r->head);
 	TAILQ_INIT(&r->out);
 	if ((r->body = evbuffer_new()) == NULL) {
 		return (-1);
@@ -332,42 +331,6 @@ client_parse_request_line(struct client_request *r, char *line)
 }
 
 
-/* "name: value", with no space before the colon and no folding. */
-static enum client_read
-client_parse_header(struct client_request *r, char *line, size_t len)
-{
-	const struct config	*conf = r->conn->server->config;
-	char			*colon, *value, *end;
-
-	if (++r->nheaders > conf->limits.header_count) {
-		return (client_refuse(r, 431, "too many header fields"));
-	}
-	if (line[0] == ' ' || line[0] == '\t') {
-		return (client_refuse(r, 400, "folded header lines are not "
-		    "allowed"));
-	}
-	if ((colon = memchr(line, ':', len)) == NULL ||
-	    !token_valid(line, (size_t)(colon - line))) {
-		return (client_refuse(r, 400, "malformed header field"));
-	}
-	*colon = '\0';
-	value = colon + 1 + strspn(colon + 1, " \t");
-	end = line + len;
-	while (end > value && (end[-1] == ' ' || end[-1] == '\t')) {
-		end--;
-	}
-	*end = '\0';
-	if (!client_is_field_value(value, (size_t)(end - value))) {
-		return (client_refuse(r, 400, "control characters in a "
-		    "header value"));
-	}
-	if (evhttp_add_header(&r->headers, line, value) == -1) {
-		return (client_refuse(r, 400, "malformed header field"));
-	}
-	return (CLIENT_MORE);
-}
-
-
 /* Returns the number of header lines called name, and the last one. */
 static size_t
 client_count_header(struct evkeyvalq *headers, const char *name,
@@ -432,16 +395,16 @@ client_framing(struct client_request *r)
 	const char	*te = NULL, *cl = NULL, *host = NULL;
 	size_t		 nte, ncl;
 
-	nte = client_count_header(&r->headers, "Transfer-Encoding", &te);
-	ncl = client_count_header(&r->headers, "Content-Length", &cl);
-	if (client_count_header(&r->headers, "Host", &host) > 1 ||
+	nte = client_count_header(&r->head.fields, "Transfer-Encoding", &te);
+	ncl = client_count_header(&r->head.fields, "Content-Length", &cl);
+	if (client_count_header(&r->head.fields, "Host", &host) > 1 ||
 	    (host == NULL && r->minor >= 1)) {
 		return (client_refuse(r, 400, "a request needs exactly one "
 		    "Host header"));
 	}
 	r->keepalive = r->minor >= 1 ?
-	    !client_names_token(&r->headers, "Connection", "close") :
-	    client_names_token(&r->headers, "Connection", "keep-alive");
+	    !client_names_token(&r->head.fields, "Connection", "close") :
+	    client_names_token(&r->head.fields, "Connection", "keep-alive");
 	if (nte > 0 && ncl > 0) {
 		return (client_refuse(r, 400, "both Content-Length and "
 		    "Transfer-Encoding"));
@@ -466,45 +429,49 @@ client_framing(struct client_request *r)
 
 
 /* Lines until the empty one; every byte counts against the limit. */
+/* A head refused for its fields still names its request in the log,
+ * when its request line is sound. */
+static void
+client_name_request(struct client_request *r)
+{
+	if (r->head.start != NULL &&
+	    client_parse_request_line(r, r->head.start) == CLIENT_REFUSED) {
+		r->refuse_status = 0;
+	}
+}
+
+
 static enum client_read
 client_read_head(struct client_conn *c)
 {
+	const struct config	*conf = c->server->config;
 	struct client_request	*r = &c->req;
-	struct evbuffer		*in = c->in;
-	size_t			 limit = c->server->config->limits.header_bytes;
-	enum client_read	 rv = CLIENT_MORE;
-	char			*line;
-	size_t			 len;
+	const char		*error = NULL;
+	enum client_read	 rv;
 
-	while (rv == CLIENT_MORE) {
-		if ((line = evbuffer_readln(in, &len,
-		    EVBUFFER_EOL_CRLF)) == NULL) {
-			if (r->head_bytes + evbuffer_get_length(in) > limit) {
-				return (client_refuse(r, 431, "the request "
-				    "header is larger than the limit"));
-			}
-			return (CLIENT_MORE);
-		}
-		r->head_bytes += len + 2;
-		if (r->head_bytes > limit) {
-			rv = client_refuse(r, 431, "the request header is "
-			    "larger than the limit");
-		} else if (strlen(line) != len) {
-			rv = client_refuse(r, 400, "a NUL byte in the request "
-			    "header");
-		} else if (r->method == NULL && len == 0) {
-			r->head_bytes = 0;	/* leading empty lines */
-		} else if (r->method == NULL) {
-			rv = client_parse_request_line(r, line);
-		} else if (len == 0) {
-			rv = client_framing(r);
-			rv = rv == CLIENT_MORE ? CLIENT_DONE : rv;
-			c->state = r->framing.kind == FRAMING_CHUNKED ||
-			    r->framing.remaining > 0 ? CLIENT_BODY : c->state;
-		} else {
-			rv = client_parse_header(r, line, len);
-		}
-		free(line);
+	switch (head_read(&r->head, c->in, conf->limits.header_bytes,
+	    conf->limits.header_count, &error)) {
+	case HEAD_MORE:
+		return (CLIENT_MORE);
+	case HEAD_TOO_LARGE:
+		return (client_refuse(r, 431, "the request header is larger "
+		    "than the limit"));
+	case HEAD_TOO_MANY:
+		client_name_request(r);
+		return (client_refuse(r, 431, "too many header fields"));
+	case HEAD_BAD:
+		client_name_request(r);
+		return (client_refuse(r, 400, error));
+	case HEAD_DONE:
+		break;
+	}
+	if ((rv = client_parse_request_line(r, r->head.start)) != CLIENT_MORE) {
+		return (rv);
+	}
+	rv = client_framing(r);
+	if (rv == CLIENT_MORE) {
+		c->state = CLIENT_BODY;
+		return (CLIENT_DONE);
 	}
 	return (rv);
 }
@@ -542,7 +509,7 @@ client_expect(struct client_conn *c)
 	struct client_request	*r = &c->req;
 	const char		*expect = NULL;
 
-	if (client_count_header(&r->headers, "Expect", &expect) == 0 ||
+	if (client_count_header(&r->head.fields, "Expect", &expect) == 0 ||
 	    r->minor == 0) {
 		return (CLIENT_MORE);
 	}
@@ -1277,7 +1244,7 @@ client_request_peer(const struct client_request *r)
 struct evkeyvalq *
 client_request_headers(struct client_request *r)
 {
-	return (&r->headers);
+	return (&r->head.fields);
 }
 
 
