@@ -31,12 +31,14 @@
 #include <openssl/x509.h>
 
 #include "framing.h"
+#include "head.h"
 #include "sockio.h"
 #include "token.h"
 #include "upconn.h"
 
 #define UPCONN_READ_CHUNK	(64 * 1024)
 #define UPCONN_WRITE_MAX	(256 * 1024)
+#define UPCONN_FIELDS_MAX	256	/* header fields in a response */
 
 enum upconn_state {
 	UPCONN_NEW,
@@ -77,9 +79,8 @@ struct upconn {
 							 * failed at once */
 	int				 status;
 	int				 minor;
-	char				*reason;
-	struct evkeyvalq		 headers;
-	size_t				 head_bytes;
+	const char			*reason;	/* in head */
+	struct head			 head;
 	struct framing			 framing;
 	const struct upconn_callbacks	*cb;
 	void				*arg;
@@ -108,7 +109,7 @@ upconn_new(const struct upconn_settings *set, upconn_idle_close_cb *idle_cb,
 	c->set.addr = (struct sockaddr *)&c->addr;
 	c->idle_cb = idle_cb;
 	c->idle_arg = arg;
-	TAILQ_INIT(&c->headers);
+	head_init(&c->head);
 	if ((c->tls_name = strdup(set->tls_name)) == NULL ||
 	    (c->in = evbuffer_new()) == NULL ||
 	    (c->out = evbuffer_new()) == NULL ||
@@ -158,8 +159,7 @@ upconn_free(struct upconn *c)
 	if (c->body != NULL) {
 		evbuffer_free(c->body);
 	}
-	evhttp_clear_headers(&c->headers);
-	free(c->reason);
+	head_clear(&c->head);
 	free(c->tls_name);
 	free(c);
 }
@@ -390,28 +390,8 @@ upconn_status_line(struct upconn *c, const char *line)
 	}
 	c->minor = line[7] - '0';
 	c->status = atoi(line + 9);
-	free(c->reason);
-	c->reason = strdup(line[12] == ' ' ? line + 13 : "");
-	return (c->reason == NULL || c->status < 100 ? -1 : 0);
-}
-
-
-static int
-upconn_header_line(struct upconn *c, char *line)
-{
-	char	*colon, *value, *end;
-
-	if ((colon = strchr(line, ':')) == NULL ||
-	    !token_valid(line, (size_t)(colon - line))) {
-		return (-1);
-	}
-	*colon = '\0';
-	value = colon + 1 + strspn(colon + 1, " \t");
-	end = value + strlen(value);
-	while (end > value && (end[-1] == ' ' || end[-1] == '\t')) {
-		*--end = '\0';
-	}
-	return (evhttp_add_header(&c->headers, line, value));
+	c->reason = line[12] == ' ' ? line + 13 : "";
+	return (c->status < 100 ? -1 : 0);
 }
 
 
@@ -422,7 +402,7 @@ upconn_count(struct upconn *c, const char *name, const char **value)
 	struct evkeyval	*h;
 	size_t		 n = 0;
 
-	TAILQ_FOREACH(h, &c->headers, next) {
+	TAILQ_FOREACH(h, &c->head.fields, next) {
 		if (strcasecmp(h->key, name) == 0) {
 			*value = h->value;
 			n++;
@@ -468,62 +448,51 @@ upconn_framing(struct upconn *c)
 }
 
 
-/* The head is complete: skip an interim response, else start the
- * body and hand the head over. */
+/* The final head is complete: start the body and hand the head over. */
 static enum upconn_step
 upconn_head_done(struct upconn *c)
 {
-	if (c->status < 200 && c->status != 101) {
-		evhttp_clear_headers(&c->headers);
-		c->status = 0;
-		c->head_bytes = 0;
-		return (UPCONN_GO_ON);
-	}
 	if (c->status == 101 || upconn_framing(c) == -1) {
 		return (upconn_fail(c, UPCONN_BROKEN, c->status == 101 ?
 		    "switched protocols, which is not supported here" :
 		    "a malformed Content-Length"));
 	}
 	c->state = UPCONN_BODY;
-	c->cb->headers(c->arg, c->status, c->reason, &c->headers);
+	c->cb->headers(c->arg, c->status, c->reason, &c->head.fields);
 	return (UPCONN_GO_ON);
 }
 
 
+/* Reads heads until the final one: interim 1xx heads are dropped. */
 static enum upconn_step
 upconn_read_head(struct upconn *c)
 {
-	char	*line;
-	size_t	 len;
-	int	 bad;
+	const char	*error = NULL;
 
-	while ((line = evbuffer_readln(c->in, &len,
-	    EVBUFFER_EOL_CRLF)) != NULL) {
-		c->head_bytes += len + 2;
-		bad = c->head_bytes > c->set.header_max || strlen(line) != len;
-		if (!bad && c->status == 0) {
-			bad = upconn_status_line(c, line);
-		} else if (!bad && len > 0) {
-			bad = upconn_header_line(c, line);
-		}
-		free(line);
-		if (bad) {
+	for (;;) {
+		switch (head_read(&c->head, c->in, c->set.header_max,
+		    UPCONN_FIELDS_MAX, &error)) {
+		case HEAD_MORE:
+			return (UPCONN_GO_ON);
+		case HEAD_DONE:
+			break;
+		case HEAD_TOO_LARGE:
+		case HEAD_TOO_MANY:
+			return (upconn_fail(c, UPCONN_BROKEN, "a response head "
+			    "over the size limit"));
+		default:
 			return (upconn_fail(c, UPCONN_BROKEN, "an invalid "
 			    "response head"));
 		}
-		if (len == 0 && c->status != 0 &&
-		    upconn_head_done(c) == UPCONN_STOP) {
-			return (UPCONN_STOP);
+		if (upconn_status_line(c, c->head.start) == -1) {
+			return (upconn_fail(c, UPCONN_BROKEN, "an invalid "
+			    "status line"));
 		}
-		if (c->state == UPCONN_BODY) {
-			return (UPCONN_GO_ON);
+		if (c->status >= 200 || c->status == 101) {
+			return (upconn_head_done(c));
 		}
+		head_clear(&c->head);
 	}
-	if (evbuffer_get_length(c->in) > c->set.header_max) {
-		return (upconn_fail(c, UPCONN_BROKEN, "a response head over "
-		    "the size limit"));
-	}
-	return (UPCONN_GO_ON);
 }
 
 
@@ -533,9 +502,8 @@ upconn_finish(struct upconn *c)
 {
 	c->state = UPCONN_IDLE;
 	c->used = true;
-	evhttp_clear_headers(&c->headers);
+	head_clear(&c->head);
 	c->status = 0;
-	c->head_bytes = 0;
 	if (!c->keepalive || evbuffer_get_length(c->in) > 0) {
 		/* Bytes past the response: the server is confused. */
 		c->keepalive = false;
