@@ -19,7 +19,7 @@ struct head {
 	char			*start;		/* the first line */
 	struct evkeyvalq	 fields;
 	size_t			 nfields;
-	size_t			 bytes;		/* the head's size on the wire */
+	size_t			 bytes;		/* its size on the wire */
 };
 
 enum head_result {
