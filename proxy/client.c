@@ -662,26 +662,10 @@ client_linger(struct client_conn *c)
 }
 
 
-/* Reads what the socket holds, in large pieces.  Returns 0, 1 at end
- * of stream, or -1 on an error. */
-static int
-client_read_socket(struct client_conn *c)
-{
-	bool	 full;
-	int	 rc;
-
-	rc = sockio_read(c->fd, c->in, CLIENT_READ_CHUNK, &full);
-	if (full) {
-		event_active(c->ev, EV_READ, 1);
-	}
-	return (rc);
-}
-
-
 static void
 client_on_read(struct client_conn *c)
 {
-	int	 rc = client_read_socket(c);
+	int	 rc = sockio_read(c->fd, c->in, CLIENT_READ_CHUNK, c->ev);
 
 	if (c->state == CLIENT_LINGER) {
 		c->lingered += evbuffer_get_length(c->in);

@@ -5,13 +5,14 @@
 #include <errno.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 
 #include "sockio.h"
 
 
 int
 sockio_read(evutil_socket_t fd, struct evbuffer *in, size_t chunk,
-    bool *full)
+    struct event *ev)
 {
 	struct evbuffer_iovec	 vec[2];
 	struct iovec		 iov[2];
@@ -19,7 +20,6 @@ sockio_read(evutil_socket_t fd, struct evbuffer *in, size_t chunk,
 	size_t			 left, room = 0;
 	int			 i, n;
 
-	*full = false;
 	if ((n = evbuffer_reserve_space(in, (ev_ssize_t)chunk, vec, 2)) <= 0) {
 		return (-1);
 	}
@@ -42,7 +42,9 @@ sockio_read(evutil_socket_t fd, struct evbuffer *in, size_t chunk,
 		left -= vec[i].iov_len;
 	}
 	evbuffer_commit_space(in, vec, i);
-	*full = (size_t)got == room;
+	if ((size_t)got == room) {
+		event_active(ev, EV_READ, 1);
+	}
 	return (0);
 }
 

@@ -12,15 +12,16 @@
 #include <event2/util.h>
 
 struct evbuffer;
+struct event;
 
 /*
  * Reads up to chunk bytes from fd into in.  Returns 0 (data, or none
- * for now), 1 at end of stream, or -1 on an error (errno set).  *full
- * says the read filled all the space reserved: with an edge-triggered
- * event, more may wait and nothing else would say so.
+ * for now), 1 at end of stream, or -1 on an error (errno set).  When
+ * the read filled all the space reserved, more may wait, and fd's
+ * edge-triggered event would not say so: ev is activated to come back.
  */
 int	sockio_read(evutil_socket_t fd, struct evbuffer *in, size_t chunk,
-	    bool *full);
+	    struct event *ev);
 
 /* Writes out to fd, max bytes a call, until out is empty or the socket
  * takes no more.  Returns 0, or -1 on an error (errno set). */

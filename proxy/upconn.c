@@ -359,21 +359,6 @@ upconn_read_tls(struct upconn *c)
 }
 
 
-static int
-upconn_read_plain(struct upconn *c)
-{
-	bool	 full;
-	int	 rc;
-
-	rc = sockio_read(c->fd, c->in, UPCONN_READ_CHUNK, &full);
-	if (full) {
-		/* More may wait: an edge-triggered event would not say. */
-		event_active(c->ev, EV_READ, 1);
-	}
-	return (rc);
-}
-
-
 /* ---- the response ----------------------------------------------- */
 
 /* "HTTP/1.1 200 OK": the version, three digits, an optional reason. */
@@ -566,7 +551,8 @@ upconn_on_read(struct upconn *c)
 	if (c->paused) {
 		return (UPCONN_GO_ON);
 	}
-	rc = c->ssl != NULL ? upconn_read_tls(c) : upconn_read_plain(c);
+	rc = c->ssl != NULL ? upconn_read_tls(c) :
+	    sockio_read(c->fd, c->in, UPCONN_READ_CHUNK, c->ev);
 	if (rc == -1) {
 		return (upconn_fail(c, UPCONN_BROKEN, strerror(errno)));
 	}
