@@ -19,8 +19,7 @@ static void
 admin_reply_text(struct client_request *req, int status, const char *reason,
     const char *content_type, struct evbuffer *body)
 {
-	evhttp_add_header(client_response_headers(req), "Content-Type",
-	    content_type);
+	client_response_add(req, "Content-Type", content_type);
 	client_reply(req, status, reason, body);
 }
 
@@ -43,8 +42,7 @@ admin_handle(struct client_request *req, int refused, const char *message,
 		    "text/plain; charset=utf-8", body);
 	} else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 		evbuffer_add_printf(body, "only GET and HEAD\n");
-		evhttp_add_header(client_response_headers(req), "Allow",
-		    "GET, HEAD");
+		client_response_add(req, "Allow", "GET, HEAD");
 		admin_reply_text(req, 405, "Method Not Allowed",
 		    "text/plain; charset=utf-8", body);
 	} else if (strcmp(target, "/healthz") == 0) {

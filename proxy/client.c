@@ -76,7 +76,8 @@ struct client_request {
 	char			*target;
 	int			 minor;
 	struct head		 head;
-	struct evkeyvalq	 out;
+	bool			 has_length;	/* Content-Length added */
+	bool			 has_date;
 	struct evbuffer		*body;
 	bool			 keepalive;
 	bool			 is_head;
@@ -105,6 +106,8 @@ struct client_conn {
 							 * timeout */
 	struct evbuffer			*in;
 	struct evbuffer			*out;
+	struct evbuffer			*fields;	/* of the response
+							 * being prepared */
 	bool				 read_paused;
 	enum client_state		 state;
 	struct client_request		 req;
@@ -192,7 +195,6 @@ client_request_clear(struct client_request *r)
 	free(r->method);
 	free(r->target);
 	head_clear(&r->head);
-	evhttp_clear_headers(&r->out);
 	if (r->body != NULL) {
 		evbuffer_free(r->body);
 	}
@@ -207,7 +209,9 @@ client_request_init(struct client_conn *c)
 	memset(r, 0, sizeof(*r));
 	r->conn = c;
 	head_init(&r->head);
-	TAILQ_INIT(&r->out);
+	if (c->fields != NULL) {
+		evbuffer_drain(c->fields, evbuffer_get_length(c->fields));
+	}
 	if ((r->body = evbuffer_new()) == NULL) {
 		return (-1);
 	}
@@ -824,6 +828,9 @@ client_conn_release(struct client_conn *c)
 	if (c->in != NULL) {
 		evbuffer_free(c->in);
 	}
+	if (c->fields != NULL) {
+		evbuffer_free(c->fields);
+	}
 	if (c->out != NULL) {
 		evbuffer_free(c->out);
 	}
@@ -848,6 +855,7 @@ client_conn_new(struct client_server *s, evutil_socket_t fd)
 	if (client_request_init(c) == -1 ||
 	    (c->in = evbuffer_new()) == NULL ||
 	    (c->out = evbuffer_new()) == NULL ||
+	    (c->fields = evbuffer_new()) == NULL ||
 	    (c->timer = evtimer_new(s->base, client_timer_cb, c)) == NULL ||
 	    (c->ev = event_new(s->base, fd, EV_READ | EV_WRITE | EV_PERSIST |
 	    EV_ET, client_io_cb, c)) == NULL || event_add(c->ev, NULL) == -1) {
@@ -935,14 +943,11 @@ client_write_head(struct client_request *r, int status, const char *reason)
 {
 	struct client_conn	*c = r->conn;
 	struct evbuffer		*out = c->out;
-	struct evkeyval		*h;
 
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status,
 	    reason != NULL ? reason : client_reason(status));
-	TAILQ_FOREACH(h, &r->out, next) {
-		headers_add(out, h->key, h->value);
-	}
-	if (evhttp_find_header(&r->out, "Date") == NULL) {
+	evbuffer_add_buffer(out, c->fields);
+	if (!r->has_date) {
 		headers_add(out, "Date", client_date(c->server));
 	}
 	if (r->reply_chunked) {
@@ -962,7 +967,7 @@ client_reply_start(struct client_request *r, int status, const char *reason)
 {
 	bool	 has_length;
 
-	has_length = evhttp_find_header(&r->out, "Content-Length") != NULL;
+	has_length = r->has_length;
 	if (r->conn->server->draining) {
 		r->close_after = true;
 	}
@@ -1039,13 +1044,11 @@ void
 client_reply(struct client_request *r, int status, const char *reason,
     struct evbuffer *body)
 {
-	char	 len[32];
-
-	if (client_status_has_body(r, status) || r->is_head) {
-		evhttp_remove_header(&r->out, "Content-Length");
-		snprintf(len, sizeof(len), "%zu",
+	if ((client_status_has_body(r, status) || r->is_head) &&
+	    !r->has_length) {
+		headers_add_number(r->conn->fields, "Content-Length",
 		    body != NULL ? evbuffer_get_length(body) : 0);
-		evhttp_add_header(&r->out, "Content-Length", len);
+		r->has_length = true;
 	}
 	client_reply_start(r, status, reason);
 	if (body != NULL) {
@@ -1246,10 +1249,16 @@ client_request_tls(const struct client_request *r)
 }
 
 
-struct evkeyvalq *
-client_response_headers(struct client_request *r)
+void
+client_response_add(struct client_request *r, const char *name,
+    const char *value)
 {
-	return (&r->out);
+	if (strcasecmp(name, "Content-Length") == 0) {
+		r->has_length = true;
+	} else if (strcasecmp(name, "Date") == 0) {
+		r->has_date = true;
+	}
+	headers_add(r->conn->fields, name, value);
 }
 
 

@@ -73,8 +73,10 @@ struct evkeyvalq *client_request_headers(struct client_request *);
 struct evbuffer	*client_request_body(struct client_request *);
 bool		 client_request_tls(const struct client_request *);
 
-/* The response headers, to fill before replying. */
-struct evkeyvalq *client_response_headers(struct client_request *);
+/* Adds a response header field, before replying; fields are written
+ * in the order added. */
+void		 client_response_add(struct client_request *,
+		    const char *name, const char *value);
 
 /* Sends a complete response with body (may be NULL) and ends it.  A
  * NULL reason is the status's standard phrase. */

@@ -256,12 +256,12 @@ exchange_client_closed(struct client_request *client, void *arg)
 /* ---- responses the proxy makes itself -------------------------------- */
 
 static void
-exchange_add_cors_headers(struct exchange *ex, struct evkeyvalq *out)
+exchange_add_cors_headers(struct exchange *ex)
 {
 	size_t	 i;
 
 	for (i = 0; i < ex->cors.nheaders; i++) {
-		evhttp_add_header(out, ex->cors.headers[i].name,
+		client_response_add(ex->client, ex->cors.headers[i].name,
 		    ex->cors.headers[i].value);
 	}
 }
@@ -273,15 +273,14 @@ exchange_reply(struct exchange *ex, int status, const char *reason,
     const char *content_type, const char *body)
 {
 	struct client_request	*client = ex->client;
-	struct evkeyvalq	*out = client_response_headers(client);
 	struct evbuffer		*buf = NULL;
 
-	exchange_add_cors_headers(ex, out);
+	exchange_add_cors_headers(ex);
 	if (!ex->cors.preflight) {
-		evhttp_add_header(out, "Vary", "Origin");
+		client_response_add(client, "Vary", "Origin");
 	}
 	if (content_type != NULL) {
-		evhttp_add_header(out, "Content-Type", content_type);
+		client_response_add(client, "Content-Type", content_type);
 	}
 	if (body != NULL && (buf = evbuffer_new()) != NULL) {
 		evbuffer_add(buf, body, strlen(body));
@@ -494,11 +493,13 @@ exchange_forward(struct exchange *ex)
 
 /* ---- the upstream's response ----------------------------------------- */
 
-/* Adds each token of value to the list in buf unless already there. */
-static void
+/* Adds each token of value to the list in buf unless already there.
+ * Returns false when a token did not fit. */
+static bool
 proxy_vary_add(char *buf, size_t len, const char *value)
 {
 	const char	*p = value;
+	bool		 fits = true;
 
 	while (*p != '\0') {
 		size_t	 n, used = strlen(buf);
@@ -509,25 +510,26 @@ proxy_vary_add(char *buf, size_t len, const char *value)
 		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t')) {
 			n--;
 		}
-		if (n > 0 && n < sizeof(token)) {
+		if (n >= sizeof(token) || used + n + 3 >= len) {
+			fits = false;
+		} else if (n > 0) {
 			memcpy(token, p, n);
 			token[n] = '\0';
-			if (!token_list_has(buf, token) &&
-			    used + n + 3 < len) {
+			if (!token_list_has(buf, token)) {
 				snprintf(buf + used, len - used, "%s%s",
 				    used > 0 ? ", " : "", token);
 			}
 		}
 		p += strcspn(p, ",");
 	}
+	return (fits);
 }
 
 
 /* Lists the response's header names, for expose "*" with credentials,
  * where a literal "*" would not be honoured by browsers. */
 static void
-exchange_expose_all(struct exchange *ex, const struct evkeyvalq *in,
-    struct evkeyvalq *out)
+exchange_expose_all(struct exchange *ex, const struct evkeyvalq *in)
 {
 	const struct evkeyval	*h;
 	char			 names[2048] = "";
@@ -539,7 +541,8 @@ exchange_expose_all(struct exchange *ex, const struct evkeyvalq *in,
 		}
 	}
 	if (names[0] != '\0') {
-		evhttp_add_header(out, "Access-Control-Expose-Headers", names);
+		client_response_add(ex->client,
+		    "Access-Control-Expose-Headers", names);
 	}
 }
 
@@ -568,12 +571,10 @@ proxy_skip_response_header(const struct evkeyvalq *in, const char *name,
 static void
 exchange_copy_response_headers(struct exchange *ex, struct evkeyvalq *in)
 {
-	struct evkeyvalq	*out;
 	const struct evkeyval	*h;
-	bool			 chunked, strip_cors;
+	bool			 chunked, strip_cors, fits = true;
 	char			 vary[1024] = "";
 
-	out = client_response_headers(ex->client);
 	chunked = evhttp_find_header(in, "Transfer-Encoding") != NULL;
 	/* In report mode an origin no policy knows gets the backend's own
 	 * answer, as if the proxy were not there. */
@@ -581,24 +582,26 @@ exchange_copy_response_headers(struct exchange *ex, struct evkeyvalq *in)
 	    !(ex->cors.reported && ex->cors.decision == CORS_DENIED);
 	TAILQ_FOREACH(h, in, next) {
 		if (strcasecmp(h->key, "Vary") == 0) {
-			proxy_vary_add(vary, sizeof(vary), h->value);
+			fits &= proxy_vary_add(vary, sizeof(vary), h->value);
 		}
 		if (!proxy_skip_response_header(in, h->key, chunked,
 		    strip_cors)) {
-			evhttp_add_header(out, h->key, h->value);
+			client_response_add(ex->client, h->key, h->value);
 		}
 	}
 	if (strip_cors) {
-		exchange_add_cors_headers(ex, out);
+		exchange_add_cors_headers(ex);
 		if (ex->cors.expose_all) {
-			exchange_expose_all(ex, in, out);
+			exchange_expose_all(ex, in);
 		}
 	}
 	if (!ex->preflight_forwarded) {
-		proxy_vary_add(vary, sizeof(vary), "Origin");
+		fits &= proxy_vary_add(vary, sizeof(vary), "Origin");
 	}
-	if (vary[0] != '\0') {
-		evhttp_add_header(out, "Vary", vary);
+	/* A Vary too long to merge must not lose Origin: "*" keeps every
+	 * cache from reusing the response at all. */
+	if (vary[0] != '\0' || !fits) {
+		client_response_add(ex->client, "Vary", fits ? vary : "*");
 	}
 }
 

@@ -156,6 +156,17 @@ test('merges Origin into a Vary that already names it without a duplicate',
 	assert.deepEqual(tokens.sort(), ['accept', 'origin']);
 });
 
+test('a Vary too long to merge with Origin becomes *', T, async (t) => {
+	const { proxy } = await setup(t);
+	const many = Array.from({ length: 120 }, (_, i) => `X-Vary-${i}`);
+	const res = await h.request(proxy.port,
+	    { target: `/headers-raw?h=Vary:${many.join(',')}`,
+	    headers: [['Origin', h.DEV_ORIGIN]] });
+
+	assert.equal(res.status, 200);
+	assert.deepEqual(h.getHeaders(res, 'vary'), ['*']);
+});
+
 test('removes the backend CORS headers for a denied origin', T,
     async (t) => {
 	const { backend, proxy } = await setup(t);
