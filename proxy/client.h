@@ -7,7 +7,7 @@
  * timeout for every phase and cannot hand over a connection.  This
  * module reads requests and writes responses itself, and reports every
  * request it refuses to the same callbacks as the ones it accepts.
- * The upstream side still uses evhttp's client.
+ * The upstream side is upconn.c.
  *
  * One request at a time per connection.  A struct client_request is
  * valid from the request callback until client_reply_end() (or

@@ -554,8 +554,8 @@ proxy_skip_response_header(const struct evkeyvalq *in, const char *name,
 	if (proxy_is_hop_header(in, name) || strcasecmp(name, "Vary") == 0) {
 		return (true);
 	}
-	/* evhttp re-frames a chunked body; a Content-Length beside it
-	 * would be a lie. */
+	/* A chunked body is re-framed for the client; a Content-Length
+	 * beside it would be a lie. */
 	if (chunked && strcasecmp(name, "Content-Length") == 0) {
 		return (true);
 	}

@@ -1,6 +1,6 @@
 /*
- * The server: one event loop with its listeners, the evhttp instance
- * configured for a proxy, and the signals that stop it.
+ * The server: one event loop with its listeners, the client
+ * connections they accept, and the signals that stop it.
  */
 #ifndef CORSPROXY_SERVER_H
 #define CORSPROXY_SERVER_H
