@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "diag.h"
 #include "confvalue.h"
 
 /* Words longer than this get no "did you mean" suggestion. */
@@ -209,23 +210,6 @@ confvalue_parse_duration(const char *s)
  * Addresses and upstream URLs.
  */
 
-static int
-confvalue_fail(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-confvalue_fail(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (errbuf != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(errbuf, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 
 /* A host name or IPv4 address: what a resolver will be asked for. */
 static bool
@@ -352,14 +336,14 @@ confvalue_check_url_rest(const char *rest, char *errbuf, size_t errlen)
 		return 0;
 	}
 	if (rest[0] == '?') {
-		return confvalue_fail(errbuf, errlen, "a query is not allowed; "
+		return diag_format(errbuf, errlen, "a query is not allowed; "
 		    "the client's own query is forwarded");
 	}
 	if (rest[0] == '#') {
-		return confvalue_fail(errbuf, errlen, "a fragment is not "
+		return diag_format(errbuf, errlen, "a fragment is not "
 		    "allowed");
 	}
-	return confvalue_fail(errbuf, errlen, "a path is not allowed; the "
+	return diag_format(errbuf, errlen, "a path is not allowed; the "
 	    "client's own path is forwarded unchanged");
 }
 
@@ -382,13 +366,13 @@ confvalue_parse_server(const char *url, struct config_server *srv,
 	bool		 tls = strncasecmp(url, "https://", 8) == 0;
 
 	if (!tls && strncasecmp(url, "http://", 7) != 0) {
-		return confvalue_fail(errbuf, errlen, "use http:// or "
+		return diag_format(errbuf, errlen, "use http:// or "
 		    "https://");
 	}
 	auth = url + (tls ? 8 : 7);
 	alen = strcspn(auth, "/?#");
 	if (memchr(auth, '@', alen) != NULL) {
-		return confvalue_fail(errbuf, errlen, "user information "
+		return diag_format(errbuf, errlen, "user information "
 		    "(user@host) is not supported");
 	}
 	if (confvalue_check_url_rest(auth + alen, errbuf, errlen) == -1) {
@@ -398,18 +382,18 @@ confvalue_parse_server(const char *url, struct config_server *srv,
 	memset(srv, 0, sizeof(*srv));
 	if (alen == 0 ||
 	    confvalue_split_host(auth, alen, &srv->host, &srv->port) == -1) {
-		return confvalue_fail(errbuf, errlen, "bad host or port");
+		return diag_format(errbuf, errlen, "bad host or port");
 	}
 	if (srv->port == 0) {
 		confvalue_server_clear(srv);
-		return confvalue_fail(errbuf, errlen, "the port must be 1 to "
+		return diag_format(errbuf, errlen, "the port must be 1 to "
 		    "65535");
 	}
 	srv->tls = tls;
 	srv->port = srv->port == -1 ? (tls ? 443 : 80) : srv->port;
 	if ((srv->url = strdup(url)) == NULL) {
 		confvalue_server_clear(srv);
-		return confvalue_fail(errbuf, errlen, "out of memory");
+		return diag_format(errbuf, errlen, "out of memory");
 	}
 	return 0;
 }

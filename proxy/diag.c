@@ -128,3 +128,17 @@ diag_clear(struct diag *diag)
 	diag->capacity = 0;
 	diag->errors = 0;
 }
+
+
+int
+diag_format(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (errbuf != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(errbuf, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return (-1);
+}

@@ -46,6 +46,11 @@ void	diag_error(struct diag *, const struct diag_mark *, const char *, ...)
 void	diag_warning(struct diag *, const struct diag_mark *,
 	    const char *, ...) __attribute__((format(printf, 3, 4)));
 
+/* Writes a message into errbuf (when not NULL) and returns -1: the
+ * error exit of functions that report through an errbuf. */
+int	diag_format(char *errbuf, size_t errlen, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
 /* Prints every entry as "FILE:LINE:COLUMN: error: message". */
 void	diag_print(const struct diag *, FILE *);
 

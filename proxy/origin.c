@@ -31,6 +31,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "diag.h"
 #include "origin.h"
 
 /* No real origin comes near this: a host name is at most 253 bytes. */
@@ -56,25 +57,6 @@ static struct {
 	pcre2_match_context	*context;
 	size_t			 users;
 } origin_pcre;
-
-static int
-origin_fail(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-
-static int
-origin_fail(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (errbuf != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(errbuf, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 
 static void
 origin_lower(char *s)
@@ -361,16 +343,16 @@ origin_check_chars(const char *text, char *errbuf, size_t errlen)
 	const unsigned char	*s;
 
 	if (*text == '\0') {
-		return origin_fail(errbuf, errlen, "origin is empty");
+		return diag_format(errbuf, errlen, "origin is empty");
 	}
 	for (s = (const unsigned char *)text; *s != '\0'; s++) {
 		if (*s <= ' ' || *s == 0x7f) {
-			return origin_fail(errbuf, errlen, "origin '%s' "
+			return diag_format(errbuf, errlen, "origin '%s' "
 			    "contains whitespace or a control character",
 			    text);
 		}
 		if (*s >= 0x80) {
-			return origin_fail(errbuf, errlen, "origin '%s' has "
+			return diag_format(errbuf, errlen, "origin '%s' has "
 			    "a non-ASCII character; write an international "
 			    "host name in punycode (xn--...)", text);
 		}
@@ -382,7 +364,7 @@ origin_check_chars(const char *text, char *errbuf, size_t errlen)
 static int
 origin_star_error(const char *text, char *errbuf, size_t errlen)
 {
-	return origin_fail(errbuf, errlen, "origin '%s' has '*' in the "
+	return diag_format(errbuf, errlen, "origin '%s' has '*' in the "
 	    "wrong place; '*' may only be a leading '*.' label, as in "
 	    "https://*.example.org, or the port, as in http://localhost:*",
 	    text);
@@ -398,7 +380,7 @@ origin_parse_scheme(struct origin_pattern *p, const char *text,
 	size_t		 len;
 
 	if (sep == NULL || sep == text) {
-		return origin_fail(errbuf, errlen, "origin '%s' has no "
+		return diag_format(errbuf, errlen, "origin '%s' has no "
 		    "scheme; write it as https://host or http://host", text);
 	}
 	len = sep - text;
@@ -406,11 +388,11 @@ origin_parse_scheme(struct origin_pattern *p, const char *text,
 		return origin_star_error(text, errbuf, errlen);
 	}
 	if ((p->scheme = strndup(text, len)) == NULL) {
-		return origin_fail(errbuf, errlen, "out of memory");
+		return diag_format(errbuf, errlen, "out of memory");
 	}
 	origin_lower(p->scheme);
 	if (strcmp(p->scheme, "http") != 0 && strcmp(p->scheme, "https") != 0) {
-		return origin_fail(errbuf, errlen, "origin '%s' has scheme "
+		return diag_format(errbuf, errlen, "origin '%s' has scheme "
 		    "'%.*s'; only http and https are allowed", text,
 		    (int)len, text);
 	}
@@ -426,21 +408,21 @@ origin_check_authority(const char *text, const char *auth, char *errbuf,
 	size_t	 n = strcspn(auth, "/?#");
 
 	if (auth[n] == '/' && auth[n + 1] == '\0' && n > 0) {
-		return origin_fail(errbuf, errlen, "origin '%s' ends with a "
+		return diag_format(errbuf, errlen, "origin '%s' ends with a "
 		    "slash; write it without: '%.*s'", text,
 		    (int)(auth + n - text), text);
 	}
 	if (auth[n] == '/') {
-		return origin_fail(errbuf, errlen, "origin '%s' has a path; "
+		return diag_format(errbuf, errlen, "origin '%s' has a path; "
 		    "an origin is scheme://host[:port] only", text);
 	}
 	if (auth[n] != '\0') {
-		return origin_fail(errbuf, errlen, "origin '%s' has a query "
+		return diag_format(errbuf, errlen, "origin '%s' has a query "
 		    "or fragment; an origin is scheme://host[:port] only",
 		    text);
 	}
 	if (strchr(auth, '@') != NULL) {
-		return origin_fail(errbuf, errlen, "origin '%s' has user "
+		return diag_format(errbuf, errlen, "origin '%s' has user "
 		    "information; an origin is scheme://host[:port] only",
 		    text);
 	}
@@ -463,7 +445,7 @@ origin_parse_port(struct origin_pattern *p, const char *text,
 		return 0;
 	}
 	if ((p->port = origin_port_value(port, strlen(port))) == -1) {
-		return origin_fail(errbuf, errlen, "origin '%s' has a bad "
+		return diag_format(errbuf, errlen, "origin '%s' has a bad "
 		    "port '%s'; a port is a number from 1 to 65535 without "
 		    "leading zeros, or '*' for any port", text, port);
 	}
@@ -481,21 +463,21 @@ origin_parse_ipv6(struct origin_pattern *p, const char *text,
 	const char	*close = strchr(auth, ']');
 
 	if (close == NULL) {
-		return origin_fail(errbuf, errlen, "origin '%s' has a '[' "
+		return diag_format(errbuf, errlen, "origin '%s' has a '[' "
 		    "without its ']'", text);
 	}
 	if (origin_ipv6(auth + 1, close - auth - 1, &addr) == -1) {
-		return origin_fail(errbuf, errlen, "origin '%s' has an "
+		return diag_format(errbuf, errlen, "origin '%s' has an "
 		    "invalid IPv6 address '%.*s'", text,
 		    (int)(close - auth - 1), auth + 1);
 	}
 	inet_ntop(AF_INET6, &addr, buf, sizeof(buf));
 	if (asprintf(&p->host, "[%s]", buf) == -1) {
 		p->host = NULL;
-		return origin_fail(errbuf, errlen, "out of memory");
+		return diag_format(errbuf, errlen, "out of memory");
 	}
 	if (close[1] != '\0' && close[1] != ':') {
-		return origin_fail(errbuf, errlen, "origin '%s' has "
+		return diag_format(errbuf, errlen, "origin '%s' has "
 		    "characters after the IPv6 address", text);
 	}
 	*end = close + 1;
@@ -511,11 +493,11 @@ origin_check_host(const char *text, const char *host, size_t len,
 		return origin_star_error(text, errbuf, errlen);
 	}
 	if (len == 0) {
-		return origin_fail(errbuf, errlen, "origin '%s' has no host",
+		return diag_format(errbuf, errlen, "origin '%s' has no host",
 		    text);
 	}
 	if (!origin_is_host_name(host, len) || host[len - 1] == '.') {
-		return origin_fail(errbuf, errlen, "origin '%s' has an "
+		return diag_format(errbuf, errlen, "origin '%s' has an "
 		    "invalid host '%.*s'; a host is letters, digits, '-' "
 		    "and '_' in labels separated by single dots", text,
 		    (int)len, host);
@@ -533,7 +515,7 @@ origin_parse_name(struct origin_pattern *p, const char *text,
 	size_t	 len = strcspn(auth, ":");
 
 	if (strchr(auth + len + (auth[len] != '\0'), ':') != NULL) {
-		return origin_fail(errbuf, errlen, "origin '%s' has more "
+		return diag_format(errbuf, errlen, "origin '%s' has more "
 		    "than one ':'; write an IPv6 address in brackets, as in "
 		    "http://[::1]:8080", text);
 	}
@@ -547,7 +529,7 @@ origin_parse_name(struct origin_pattern *p, const char *text,
 		return -1;
 	}
 	if ((p->host = strndup(auth, len)) == NULL) {
-		return origin_fail(errbuf, errlen, "out of memory");
+		return diag_format(errbuf, errlen, "out of memory");
 	}
 	origin_lower(p->host);
 	return 0;
@@ -609,7 +591,7 @@ origin_pattern_parse(struct origin_pattern *p, const char *text,
 		goto fail;
 	}
 	if ((p->text = strdup(text)) == NULL) {
-		origin_fail(errbuf, errlen, "out of memory");
+		diag_format(errbuf, errlen, "out of memory");
 		goto fail;
 	}
 	return 0;
@@ -673,12 +655,12 @@ origin_pattern_regex(struct origin_pattern *p, const char *regex,
 	    &code, &offset, NULL);
 	if (p->regex == NULL) {
 		pcre2_get_error_message(code, msg, sizeof(msg));
-		return origin_fail(errbuf, errlen, "regex '%s': %s at "
+		return diag_format(errbuf, errlen, "regex '%s': %s at "
 		    "offset %zu", regex, (char *)msg, (size_t)offset);
 	}
 	if (origin_pcre_hold() == -1 || (p->text = strdup(regex)) == NULL) {
 		origin_pattern_clear(p);
-		return origin_fail(errbuf, errlen, "out of memory");
+		return diag_format(errbuf, errlen, "out of memory");
 	}
 	return 0;
 }
