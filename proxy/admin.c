@@ -50,7 +50,7 @@ admin_handle(struct client_request *req, int refused, const char *message,
 		admin_reply_text(req, 200, "OK", "text/plain; charset=utf-8",
 		    body);
 	} else if (strcmp(target, "/metrics") == 0) {
-		metrics_render(body, client_server_connections(arg));
+		metrics_render(body);
 		admin_reply_text(req, 200, "OK",
 		    "text/plain; version=0.0.4; charset=utf-8", body);
 	} else {

@@ -8,8 +8,7 @@
 struct client_request;
 
 /* The client module's request callback for the admin listener; arg is
- * the struct client_server of the proxied traffic, whose connections
- * /metrics counts. */
+ * not used. */
 void	admin_handle(struct client_request *, int refused,
 	    const char *message, void *arg);
 

@@ -42,6 +42,7 @@
 #include "head.h"
 #include "headers.h"
 #include "log.h"
+#include "metrics.h"
 #include "sockio.h"
 #include "token.h"
 
@@ -126,6 +127,8 @@ struct client_server {
 	bool				  paused;	/* at the limit */
 	bool				  draining;	/* stopped: close
 							 * after each reply */
+	bool				  metered;	/* counted in
+							 * /metrics */
 	struct event			 *resume;	/* accept again */
 	TAILQ_HEAD(, client_conn)	  conns;
 	size_t				  nconns;
@@ -809,6 +812,9 @@ client_conn_free(struct client_conn *c)
 	}
 	TAILQ_REMOVE(&s->conns, c, next);
 	s->nconns--;
+	if (s->metered) {
+		metrics_connections(-1);
+	}
 	client_request_clear(r);
 	client_conn_release(c);
 	client_resume_accepting(s);
@@ -894,6 +900,9 @@ client_accept(struct evconnlistener *l, evutil_socket_t fd,
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	client_conn_peer(c, sa, salen);
 	TAILQ_INSERT_TAIL(&s->conns, c, next);
+	if (s->metered) {
+		metrics_connections(1);
+	}
 	if (++s->nconns >= s->config->limits.connections && !s->paused) {
 		log_warn("client: %zu connections: no longer accepting until "
 		    "one closes", s->nconns);
@@ -1191,10 +1200,10 @@ client_server_free(struct client_server *s)
 }
 
 
-size_t
-client_server_connections(const struct client_server *s)
+void
+client_server_meter(struct client_server *s)
 {
-	return (s->nconns);
+	s->metered = true;
 }
 
 

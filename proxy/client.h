@@ -60,9 +60,8 @@ void			 client_server_stop(struct client_server *);
 /* Closes every connection and frees the server; NULL does nothing. */
 void			 client_server_free(struct client_server *);
 
-/* Returns the number of open client connections. */
-size_t			 client_server_connections(
-			    const struct client_server *);
+/* Counts this server's connections in /metrics' open connections. */
+void			 client_server_meter(struct client_server *);
 
 /* The request. */
 const char	*client_request_method(const struct client_request *);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -24,6 +25,8 @@
 #include "client.h"
 #include "confvalue.h"
 #include "log.h"
+#include "master.h"
+#include "metrics.h"
 #include "proxy.h"
 #include "server.h"
 
@@ -32,33 +35,32 @@
 
 struct server {
 	const struct config		 *config;
+	int				 *listen_fds;
+	size_t				  nlisten;
+	int				  admin_fd;	/* -1: none */
+	int				  stop_fd;	/* -1: stopped by
+							 * signals */
 	struct event_base		 *base;
 	struct client_server		 *clients;
 	struct client_server		 *admin;
 	struct proxy			 *proxy;
 	struct event			 *sigterm;
 	struct event			 *sigint;
+	struct event			 *stop_event;
 	struct event			 *drain_timer;
 	struct timeval			  drain_deadline;
-	int				  status;
 };
 
 
-static struct evconnlistener *
-server_listen(struct server *s, const struct config_listen *l)
+/* A listening socket for l, bound before any worker is forked so that
+ * all of them accept from it.  Returns the socket, or -1. */
+static int
+server_socket(const struct config_listen *l)
 {
-	struct addrinfo		 hints, *res;
-	struct evconnlistener	*lev;
-	char			 port[16];
-	int			 rc;
+	struct addrinfo	 hints, *res;
+	char		 port[16];
+	int		 fd, rc, one = 1;
 
-	/* XXX TLS listeners are not implemented: rather than serve plain
-	 * HTTP on a port meant for HTTPS, the proxy refuses to start. */
-	if (l->cert != NULL) {
-		log_error("listen %s:%d: TLS listeners are not implemented in "
-		    "this version", l->host, l->port);
-		return (NULL);
-	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -67,33 +69,36 @@ server_listen(struct server *s, const struct config_listen *l)
 	if ((rc = getaddrinfo(l->host, port, &hints, &res)) != 0) {
 		log_error("listen %s:%d: %s", l->host, l->port,
 		    gai_strerror(rc));
-		return (NULL);
+		return (-1);
 	}
-	lev = evconnlistener_new_bind(s->base, NULL, NULL,
-	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-	    SERVER_BACKLOG, res->ai_addr, (int)res->ai_addrlen);
-	freeaddrinfo(res);
-	if (lev == NULL) {
+	fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)) == -1 || bind(fd, res->ai_addr, res->ai_addrlen) ==
+	    -1 || listen(fd, SERVER_BACKLOG) == -1) {
 		log_error("listen %s:%d: %s", l->host, l->port,
 		    strerror(errno));
-		return (NULL);
+		if (fd != -1) {
+			close(fd);
+		}
+		fd = -1;
 	}
-	return (lev);
+	freeaddrinfo(res);
+	return (fd);
 }
 
 
 /* Writes "http://host:port" of a bound listener, with the port the
  * kernel chose when the config asked for port 0. */
 static void
-server_bound_name(struct evconnlistener *lev, char *buf, size_t len)
+server_bound_name(int fd, char *buf, size_t len)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen = sizeof(ss);
 	char			 host[INET6_ADDRSTRLEN] = "?";
 	char			 port[8] = "?";
 
-	if (getsockname(evconnlistener_get_fd(lev), (struct sockaddr *)&ss,
-	    &sslen) == 0) {
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0) {
 		getnameinfo((struct sockaddr *)&ss, sslen, host, sizeof(host),
 		    port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
 	}
@@ -115,7 +120,7 @@ server_append(char *line, size_t len, const char *sep, const char *text)
 /* "listening on ...; forwarding to ...; allowing origins ...", built
  * in memory and written at once so it stays one line. */
 static void
-server_print_ready(struct server *s, const char *listening)
+server_print_ready(struct server *s, const char *listening, size_t nworkers)
 {
 	const struct config	*c = s->config;
 	const struct policy_set	*ps = &c->policies;
@@ -145,6 +150,9 @@ server_print_ready(struct server *s, const char *listening)
 		    ps->file ? " from " : "", ps->file ? ps->file : "",
 		    ps->mode == POLICY_REPORT ? " (report only)" : "");
 	}
+	if (nworkers > 1) {
+		fprintf(f, "; %zu workers", nworkers);
+	}
 	fputc('\n', f);
 	fclose(f);
 	fputs(line, stderr);
@@ -158,7 +166,6 @@ static int
 server_bind_admin(struct server *s, char *line, size_t len)
 {
 	struct config_listen	 l;
-	struct evconnlistener	*lev;
 	char			 name[128];
 
 	memset(&l, 0, sizeof(l));
@@ -167,45 +174,69 @@ server_bind_admin(struct server *s, char *line, size_t len)
 		log_error("admin %s: not HOST:PORT", s->config->admin);
 		return (-1);
 	}
-	s->admin = client_server_new(s->base, s->config, admin_handle,
-	    s->clients);
-	lev = s->admin != NULL ? server_listen(s, &l) : NULL;
+	s->admin_fd = server_socket(&l);
 	free(l.host);
-	if (lev == NULL || client_server_listen(s->admin, lev) == -1) {
+	if (s->admin_fd == -1) {
 		return (-1);
 	}
-	server_bound_name(lev, name, sizeof(name));
+	server_bound_name(s->admin_fd, name, sizeof(name));
 	server_append(line, len, "", "; admin on ");
 	server_append(line, len, "", name);
 	return (0);
 }
 
 
+/* Binds every listener and the admin address; fills listening with
+ * their names for the start-up line. */
 static int
-server_bind_all(struct server *s)
+server_bind_all(struct server *s, char *listening, size_t len)
 {
-	char	 listening[SERVER_LINE_MAX] = "";
-	char	 name[128];
-	size_t	 i;
+	const struct config	*c = s->config;
+	char			 name[128];
+	size_t			 i;
 
-	for (i = 0; i < s->config->nlistens; i++) {
-		struct evconnlistener	*lev;
-
-		if ((lev = server_listen(s, &s->config->listens[i])) == NULL) {
+	/* XXX TLS listeners are not implemented: rather than serve plain
+	 * HTTP on a port meant for HTTPS, the proxy refuses to start. */
+	for (i = 0; i < c->nlistens; i++) {
+		if (c->listens[i].cert != NULL) {
+			log_error("listen %s:%d: TLS listeners are not "
+			    "implemented in this version", c->listens[i].host,
+			    c->listens[i].port);
 			return (-1);
 		}
-		server_bound_name(lev, name, sizeof(name));
-		if (client_server_listen(s->clients, lev) == -1) {
-			log_error("out of memory");
-			return (-1);
-		}
-		server_append(listening, sizeof(listening), ", ", name);
 	}
-	if (s->config->admin != NULL && server_bind_admin(s, listening,
-	    sizeof(listening)) == -1) {
+	if ((s->listen_fds = calloc(c->nlistens, sizeof(int))) == NULL) {
+		log_error("out of memory");
 		return (-1);
 	}
-	server_print_ready(s, listening);
+	for (i = 0; i < c->nlistens; i++) {
+		if ((s->listen_fds[i] = server_socket(&c->listens[i])) == -1) {
+			return (-1);
+		}
+		s->nlisten++;
+		server_bound_name(s->listen_fds[i], name, sizeof(name));
+		server_append(listening, len, ", ", name);
+	}
+	if (c->admin != NULL && server_bind_admin(s, listening, len) == -1) {
+		return (-1);
+	}
+	return (0);
+}
+
+
+/* Serves fd with clients.  The listener owns fd from here on: freeing
+ * it, when the server stops accepting, closes it. */
+static int
+server_accept_on(struct server *s, struct client_server *clients, int fd)
+{
+	struct evconnlistener	*lev;
+
+	lev = evconnlistener_new(s->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE |
+	    LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (lev == NULL || client_server_listen(clients, lev) == -1) {
+		log_error("listen: cannot watch the listening socket");
+		return (-1);
+	}
 	return (0);
 }
 
@@ -235,21 +266,21 @@ server_drain_check(evutil_socket_t fd, short what, void *arg)
 }
 
 
-/* Stops accepting and lets the requests in flight finish. */
+/* Stops accepting and lets the requests in flight finish; why says
+ * what asked for it. */
 static void
-server_signal(evutil_socket_t sig, short what, void *arg)
+server_drain(struct server *s, const char *why)
 {
-	struct server	*s = arg;
 	long		 ms = s->config->timeouts.shutdown;
 	struct timeval	 now, limit = { ms / 1000, (ms % 1000) * 1000 };
 
 	if (s->drain_timer != NULL) {
-		log_warn("second signal: exiting now");
+		log_warn("%s again: exiting now", why);
 		event_base_loopexit(s->base, NULL);
 		return;
 	}
 	log_info("%s: no longer accepting; finishing %u requests in flight",
-	    strsignal((int)sig), proxy_inflight(s->proxy));
+	    why, proxy_inflight(s->proxy));
 	client_server_stop(s->clients);
 	client_server_stop(s->admin);
 	event_base_gettimeofday_cached(s->base, &now);
@@ -264,16 +295,38 @@ server_signal(evutil_socket_t sig, short what, void *arg)
 
 
 static void
+server_signal(evutil_socket_t sig, short what, void *arg)
+{
+	server_drain(arg, strsignal((int)sig));
+}
+
+
+/* A worker's pipe from the master reads end of file: the master was
+ * told to stop, or is gone. */
+static void
+server_master_stop(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*s = arg;
+	char		 c;
+
+	if (read(fd, &c, 1) == 0) {
+		event_del(s->stop_event);
+		server_drain(s, "stop from the master");
+	}
+}
+
+
+static void
 server_free(struct server *s)
 {
-	if (s->drain_timer != NULL) {
-		event_free(s->drain_timer);
-	}
-	if (s->sigterm != NULL) {
-		event_free(s->sigterm);
-	}
-	if (s->sigint != NULL) {
-		event_free(s->sigint);
+	struct event	*events[] = { s->drain_timer, s->sigterm, s->sigint,
+			    s->stop_event };
+	size_t		 i;
+
+	for (i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+		if (events[i] != NULL) {
+			event_free(events[i]);
+		}
 	}
 	client_server_free(s->admin);
 	client_server_free(s->clients);
@@ -303,10 +356,33 @@ server_event_base(void)
 }
 
 
+/* Alone, the process stops on SIGTERM or SIGINT; as a worker, when its
+ * master closes the pipe. */
+static int
+server_watch_stop(struct server *s)
+{
+	if (s->stop_fd != -1) {
+		s->stop_event = event_new(s->base, s->stop_fd,
+		    EV_READ | EV_PERSIST, server_master_stop, s);
+		return (s->stop_event == NULL ||
+		    event_add(s->stop_event, NULL) == -1 ? -1 : 0);
+	}
+	s->sigterm = evsignal_new(s->base, SIGTERM, server_signal, s);
+	s->sigint = evsignal_new(s->base, SIGINT, server_signal, s);
+	if (s->sigterm == NULL || s->sigint == NULL ||
+	    evsignal_add(s->sigterm, NULL) == -1 ||
+	    evsignal_add(s->sigint, NULL) == -1) {
+		return (-1);
+	}
+	return (0);
+}
+
+
 static int
 server_setup(struct server *s)
 {
 	char	 errbuf[512];
+	size_t	 i;
 
 	if ((s->base = server_event_base()) == NULL) {
 		log_error("cannot create the event loop");
@@ -318,40 +394,121 @@ server_setup(struct server *s)
 		return (-1);
 	}
 	if ((s->clients = client_server_new(s->base, s->config,
-	    proxy_handle, s->proxy)) == NULL) {
+	    proxy_handle, s->proxy)) == NULL ||
+	    (s->admin_fd != -1 && (s->admin = client_server_new(s->base,
+	    s->config, admin_handle, NULL)) == NULL)) {
 		log_error("out of memory");
 		return (-1);
 	}
-	s->sigterm = evsignal_new(s->base, SIGTERM, server_signal, s);
-	s->sigint = evsignal_new(s->base, SIGINT, server_signal, s);
-	if (s->sigterm == NULL || s->sigint == NULL ||
-	    evsignal_add(s->sigterm, NULL) == -1 ||
-	    evsignal_add(s->sigint, NULL) == -1) {
-		log_error("cannot watch for signals");
+	client_server_meter(s->clients);
+	if (server_watch_stop(s) == -1) {
+		log_error("cannot watch for the signal to stop");
 		return (-1);
 	}
-	return (server_bind_all(s));
+	for (i = 0; i < s->nlisten; i++) {
+		if (server_accept_on(s, s->clients, s->listen_fds[i]) == -1) {
+			return (-1);
+		}
+	}
+	if (s->admin_fd != -1) {
+		return (server_accept_on(s, s->admin, s->admin_fd));
+	}
+	return (0);
+}
+
+
+/* Serves on the bound sockets until told to stop; the exit status. */
+static int
+server_serve(struct server *s)
+{
+	int	 rc = 0;
+
+	if (server_setup(s) == -1) {
+		rc = 1;
+	} else {
+		event_base_dispatch(s->base);
+	}
+	server_free(s);
+	return (rc);
+}
+
+
+static int
+server_worker(size_t slot, int stop_fd, void *arg)
+{
+	struct server	*s = arg;
+
+	s->stop_fd = stop_fd;
+	metrics_use_slot(slot);
+	return (server_serve(s));
+}
+
+
+static size_t
+server_workers(const struct config *c)
+{
+	long	 n = c->workers;
+
+	if (n == 0) {
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	}
+	return (n < 1 ? 1 : (size_t)n);
+}
+
+
+/* The master closes every listening socket when told to stop, the
+ * admin address's too; the workers have a second grace period to
+ * finish after their own shutdown timeout. */
+static int
+server_master(struct server *s, size_t nworkers)
+{
+	long	 grace = s->config->timeouts.shutdown + 2000;
+	size_t	 n = s->nlisten;
+	int	*fds, rc;
+
+	if ((fds = calloc(n + 1, sizeof(*fds))) == NULL) {
+		log_error("out of memory");
+		return (1);
+	}
+	memcpy(fds, s->listen_fds, n * sizeof(*fds));
+	if (s->admin_fd != -1) {
+		fds[n++] = s->admin_fd;
+	}
+	rc = master_run(nworkers, grace, server_worker, s, fds, n);
+	free(fds);
+	return (rc);
 }
 
 
 /*
- * XXX The configuration's workers count is read and validated, but the
- * proxy serves from this one process and event loop: the master and its
- * worker processes (one per CPU by default) are not written yet.
+ * One worker runs in this process.  More get a master (master.c),
+ * with the counters of /metrics in memory they share; the listeners
+ * are bound first, here, so every worker accepts from the same ones.
  */
 int
 server_run(const struct config *config)
 {
 	struct server	 s;
+	char		 listening[SERVER_LINE_MAX] = "";
+	size_t		 n = server_workers(config);
+	int		 rc = 1;
 
 	memset(&s, 0, sizeof(s));
 	s.config = config;
+	s.admin_fd = -1;
+	s.stop_fd = -1;
 	signal(SIGPIPE, SIG_IGN);
-	if (server_setup(&s) == -1) {
-		server_free(&s);
-		return (1);
+	if (server_bind_all(&s, listening, sizeof(listening)) == 0) {
+		server_print_ready(&s, listening, n);
+		if (n == 1) {
+			rc = server_serve(&s);
+		} else if (metrics_share(n) == -1) {
+			log_error("metrics: shared memory: %s",
+			    strerror(errno));
+		} else {
+			rc = server_master(&s, n);
+		}
 	}
-	event_base_dispatch(s.base);
-	server_free(&s);
-	return (0);
+	free(s.listen_fds);
+	return (rc);
 }
