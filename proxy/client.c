@@ -338,41 +338,6 @@ client_parse_request_line(struct client_request *r, char *line)
 }
 
 
-/* Returns the number of header lines called name, and the last one. */
-static size_t
-client_count_header(struct evkeyvalq *headers, const char *name,
-    const char **value)
-{
-	struct evkeyval	*h;
-	size_t		 n = 0;
-
-	TAILQ_FOREACH(h, headers, next) {
-		if (strcasecmp(h->key, name) == 0) {
-			*value = h->value;
-			n++;
-		}
-	}
-	return (n);
-}
-
-
-/* Returns true when any header line called name lists token. */
-static bool
-client_names_token(struct evkeyvalq *headers, const char *name,
-    const char *token)
-{
-	struct evkeyval	*h;
-
-	TAILQ_FOREACH(h, headers, next) {
-		if (strcasecmp(h->key, name) == 0 &&
-		    token_list_has(h->value, token)) {
-			return (true);
-		}
-	}
-	return (false);
-}
-
-
 static enum client_read
 client_content_length(struct client_request *r, const char *cl)
 {
@@ -399,19 +364,24 @@ client_content_length(struct client_request *r, const char *cl)
 static enum client_read
 client_framing(struct client_request *r)
 {
-	const char	*te = NULL, *cl = NULL, *host = NULL;
-	size_t		 nte, ncl;
+	const struct head	*h = &r->head;
+	const char		*te = head_value(h, HEADERS_TRANSFER_ENCODING);
+	const char		*cl = head_value(h, HEADERS_CONTENT_LENGTH);
+	size_t			 nte = head_count(h, HEADERS_TRANSFER_ENCODING);
+	size_t			 ncl = head_count(h, HEADERS_CONTENT_LENGTH);
 
-	nte = client_count_header(&r->head.fields, "Transfer-Encoding", &te);
-	ncl = client_count_header(&r->head.fields, "Content-Length", &cl);
-	if (client_count_header(&r->head.fields, "Host", &host) > 1 ||
-	    (host == NULL && r->minor >= 1)) {
+	if (head_count(h, HEADERS_HOST) > 1 ||
+	    (head_count(h, HEADERS_HOST) == 0 && r->minor >= 1)) {
 		return (client_refuse(r, 400, "a request needs exactly one "
 		    "Host header"));
 	}
+	/* Which one would the policy judge, and which the backend? */
+	if (head_count(h, HEADERS_ORIGIN) > 1) {
+		return (client_refuse(r, 400, "more than one Origin header"));
+	}
 	r->keepalive = r->minor >= 1 ?
-	    !client_names_token(&r->head.fields, "Connection", "close") :
-	    client_names_token(&r->head.fields, "Connection", "keep-alive");
+	    !head_lists(h, HEADERS_CONNECTION, "close") :
+	    head_lists(h, HEADERS_CONNECTION, "keep-alive");
 	if (nte > 0 && ncl > 0) {
 		return (client_refuse(r, 400, "both Content-Length and "
 		    "Transfer-Encoding"));
@@ -514,10 +484,9 @@ static enum client_read
 client_expect(struct client_conn *c)
 {
 	struct client_request	*r = &c->req;
-	const char		*expect = NULL;
+	const char		*expect = head_value(&r->head, HEADERS_EXPECT);
 
-	if (client_count_header(&r->head.fields, "Expect", &expect) == 0 ||
-	    r->minor == 0) {
+	if (expect == NULL || r->minor == 0) {
 		return (CLIENT_MORE);
 	}
 	if (strcasecmp(expect, "100-continue") != 0) {
@@ -1237,10 +1206,10 @@ client_request_peer(const struct client_request *r)
 }
 
 
-struct evkeyvalq *
-client_request_headers(struct client_request *r)
+const struct head *
+client_request_head(const struct client_request *r)
 {
-	return (&r->head.fields);
+	return (&r->head);
 }
 
 
@@ -1262,9 +1231,11 @@ void
 client_response_add(struct client_request *r, const char *name,
     const char *value)
 {
-	if (strcasecmp(name, "Content-Length") == 0) {
+	enum headers_name	 n = headers_name(name);
+
+	if (n == HEADERS_CONTENT_LENGTH) {
 		r->has_length = true;
-	} else if (strcasecmp(name, "Date") == 0) {
+	} else if (n == HEADERS_DATE) {
 		r->has_date = true;
 	}
 	headers_add(r->conn->fields, name, value);

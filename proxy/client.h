@@ -24,7 +24,7 @@
 struct event_base;
 struct evbuffer;
 struct evconnlistener;
-struct evkeyvalq;
+struct head;
 struct client_server;
 struct client_request;
 
@@ -68,7 +68,7 @@ const char	*client_request_method(const struct client_request *);
 const char	*client_request_target(const struct client_request *);
 int		 client_request_minor(const struct client_request *);
 const char	*client_request_peer(const struct client_request *);
-struct evkeyvalq *client_request_headers(struct client_request *);
+const struct head *client_request_head(const struct client_request *);
 struct evbuffer	*client_request_body(struct client_request *);
 bool		 client_request_tls(const struct client_request *);
 

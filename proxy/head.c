@@ -16,6 +16,11 @@
 #include "head.h"
 #include "token.h"
 
+struct head_index {
+	unsigned char	 count[HEADERS_NNAMES];
+	const char	*last[HEADERS_NNAMES];
+};
+
 
 void
 head_init(struct head *h)
@@ -121,6 +126,18 @@ head_field(char *line, struct evkeyval *kv, const char **error)
 }
 
 
+static void
+head_index_add(struct head_index *x, const struct evkeyval *kv)
+{
+	enum headers_name	 n = headers_name(kv->key);
+
+	if (x->count[n] < 255) {
+		x->count[n]++;
+	}
+	x->last[n] = kv->value;
+}
+
+
 /* Splits text (len bytes, ending in its empty line) into the start
  * line and the fields. */
 static enum head_result
@@ -154,6 +171,7 @@ head_split(struct head *h, char *text, size_t len, struct evkeyval *kv,
 		if ((rv = head_field(line, kv, error)) != HEAD_DONE) {
 			return (rv);
 		}
+		head_index_add(h->index, kv);
 		TAILQ_INSERT_TAIL(&h->fields, kv, next);
 		kv++;
 	}
@@ -169,18 +187,24 @@ head_take(struct head *h, struct evbuffer *in, size_t len,
     size_t max_fields, bool partial, const char **error)
 {
 	const char	*p = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
-	size_t		 lines = 0, i;
+	const char	*nl = p, *end = p + len;
+	size_t		 lines = 0, fields;
 	char		*text;
 
-	for (i = 0; i < len; i++) {
-		lines += p[i] == '\n';
+	while ((nl = memchr(nl, '\n', (size_t)(end - nl))) != NULL) {
+		lines++;
+		nl++;
 	}
-	if ((h->block = malloc(lines * sizeof(struct evkeyval) + len +
-	    1)) == NULL) {
+	/* The index, then the fields, then the text: each part starts
+	 * aligned, the index and evkeyval being made of pointers. */
+	fields = sizeof(struct head_index) + lines * sizeof(struct evkeyval);
+	if ((h->block = malloc(fields + len + 1)) == NULL) {
 		*error = "out of memory";
 		return (HEAD_BAD);
 	}
-	text = h->block + lines * sizeof(struct evkeyval);
+	h->index = (struct head_index *)h->block;
+	memset(h->index, 0, sizeof(*h->index));
+	text = h->block + fields;
 	if (partial) {
 		memcpy(text, p, len);
 	} else {
@@ -188,7 +212,7 @@ head_take(struct head *h, struct evbuffer *in, size_t len,
 	}
 	text[len] = '\0';
 	h->bytes = len;
-	return (head_split(h, text, len, (struct evkeyval *)h->block,
+	return (head_split(h, text, len, (struct evkeyval *)(h->index + 1),
 	    max_fields, error));
 }
 
@@ -217,4 +241,39 @@ head_read(struct head *h, struct evbuffer *in, size_t max_bytes,
 		    error);
 	}
 	return (HEAD_TOO_LARGE);
+}
+
+
+size_t
+head_count(const struct head *h, enum headers_name n)
+{
+	return (h->index != NULL ? h->index->count[n] : 0);
+}
+
+
+const char *
+head_value(const struct head *h, enum headers_name n)
+{
+	return (h->index != NULL ? h->index->last[n] : NULL);
+}
+
+
+bool
+head_lists(const struct head *h, enum headers_name n, const char *token)
+{
+	const struct evkeyval	*kv;
+
+	switch (head_count(h, n)) {
+	case 0:
+		return (false);
+	case 1:
+		return (token_list_has(head_value(h, n), token));
+	}
+	TAILQ_FOREACH(kv, &h->fields, next) {
+		if (headers_name(kv->key) == n &&
+		    token_list_has(kv->value, token)) {
+			return (true);
+		}
+	}
+	return (false);
 }

@@ -31,12 +31,12 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
 #include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
 
 #include "client.h"
 #include "cors.h"
+#include "head.h"
 #include "headers.h"
 #include "log.h"
 #include "token.h"
@@ -94,47 +94,14 @@ proxy_is_idempotent(const char *method)
 }
 
 
-/* Hop-by-hop headers: they describe one connection, not the message. */
+/* Hop-by-hop fields: those named so, and those a Connection field of
+ * the same message names.  n is headers_name(name). */
 static bool
-proxy_is_hop_by_hop(const char *name)
+proxy_is_hop_header(const struct head *head, const char *name,
+    enum headers_name n)
 {
-	static const char *const hop[] = {
-		"Connection", "Keep-Alive", "Proxy-Connection", "TE",
-		"Trailer", "Transfer-Encoding", "Upgrade",
-		"Proxy-Authorization", "Expect", NULL
-	};
-	size_t	 i;
-
-	for (i = 0; hop[i] != NULL; i++) {
-		if (strcasecmp(name, hop[i]) == 0) {
-			return (true);
-		}
-	}
-	return (false);
-}
-
-
-/* Returns true when a Connection header in headers names name. */
-static bool
-proxy_connection_names(const struct evkeyvalq *headers, const char *name)
-{
-	const struct evkeyval	*h;
-
-	TAILQ_FOREACH(h, headers, next) {
-		if (strcasecmp(h->key, "Connection") == 0 &&
-		    token_list_has(h->value, name)) {
-			return (true);
-		}
-	}
-	return (false);
-}
-
-
-static bool
-proxy_is_hop_header(const struct evkeyvalq *headers, const char *name)
-{
-	return (proxy_is_hop_by_hop(name) ||
-	    proxy_connection_names(headers, name));
+	return (headers_is_hop_by_hop(n) ||
+	    head_lists(head, HEADERS_CONNECTION, name));
 }
 
 
@@ -373,14 +340,16 @@ exchange_upstream_host(struct exchange *ex, const char *client_host)
 /* Appends the client's address to any X-Forwarded-For it sent. */
 static void
 exchange_write_forwarded(struct exchange *ex, struct evbuffer *head,
-    const struct evkeyvalq *in, const char *client_host)
+    const struct head *in, const char *client_host)
 {
 	const struct evkeyval	*h;
 
-	evbuffer_add_printf(head, "X-Forwarded-For: ");
-	TAILQ_FOREACH(h, in, next) {
-		if (strcasecmp(h->key, "X-Forwarded-For") == 0) {
-			evbuffer_add_printf(head, "%s, ", h->value);
+	evbuffer_add(head, "X-Forwarded-For: ", 17);
+	if (head_count(in, HEADERS_X_FORWARDED_FOR) > 0) {
+		TAILQ_FOREACH(h, &in->fields, next) {
+			if (headers_name(h->key) == HEADERS_X_FORWARDED_FOR) {
+				evbuffer_add_printf(head, "%s, ", h->value);
+			}
 		}
 	}
 	evbuffer_add_printf(head, "%s\r\nX-Forwarded-Proto: %s\r\n",
@@ -393,13 +362,11 @@ exchange_write_forwarded(struct exchange *ex, struct evbuffer *head,
 
 
 static bool
-proxy_is_replaced_request_header(const char *name)
+proxy_is_replaced_request_header(enum headers_name n)
 {
-	return (strcasecmp(name, "Host") == 0 ||
-	    strcasecmp(name, "Content-Length") == 0 ||
-	    strcasecmp(name, "X-Forwarded-For") == 0 ||
-	    strcasecmp(name, "X-Forwarded-Proto") == 0 ||
-	    strcasecmp(name, "X-Forwarded-Host") == 0);
+	return (n == HEADERS_HOST || n == HEADERS_CONTENT_LENGTH ||
+	    n == HEADERS_X_FORWARDED_FOR || n == HEADERS_X_FORWARDED_PROTO ||
+	    n == HEADERS_X_FORWARDED_HOST);
 }
 
 
@@ -409,9 +376,9 @@ proxy_is_replaced_request_header(const char *name)
 static void
 exchange_write_head(struct exchange *ex, struct evbuffer *head)
 {
-	struct evkeyvalq	*in = client_request_headers(ex->client);
+	const struct head	*in = client_request_head(ex->client);
 	const struct evkeyval	*h;
-	const char		*client_host = evhttp_find_header(in, "Host");
+	const char		*client_host = head_value(in, HEADERS_HOST);
 	size_t			 len;
 
 	len = evbuffer_get_length(client_request_body(ex->client));
@@ -419,15 +386,17 @@ exchange_write_head(struct exchange *ex, struct evbuffer *head)
 	    client_request_method(ex->client),
 	    client_request_target(ex->client),
 	    exchange_upstream_host(ex, client_host));
-	TAILQ_FOREACH(h, in, next) {
-		if (!proxy_is_hop_header(in, h->key) &&
-		    !proxy_is_replaced_request_header(h->key)) {
+	TAILQ_FOREACH(h, &in->fields, next) {
+		enum headers_name	 n = headers_name(h->key);
+
+		if (!proxy_is_hop_header(in, h->key, n) &&
+		    !proxy_is_replaced_request_header(n)) {
 			headers_add(head, h->key, h->value);
 		}
 	}
 	exchange_write_forwarded(ex, head, in, client_host);
-	if (len > 0 || evhttp_find_header(in, "Content-Length") != NULL ||
-	    evhttp_find_header(in, "Transfer-Encoding") != NULL) {
+	if (len > 0 || head_count(in, HEADERS_CONTENT_LENGTH) > 0 ||
+	    head_count(in, HEADERS_TRANSFER_ENCODING) > 0) {
 		headers_add_number(head, "Content-Length", len);
 	}
 	evbuffer_add(head, "\r\n", 2);
@@ -529,14 +498,16 @@ proxy_vary_add(char *buf, size_t len, const char *value)
 /* Lists the response's header names, for expose "*" with credentials,
  * where a literal "*" would not be honoured by browsers. */
 static void
-exchange_expose_all(struct exchange *ex, const struct evkeyvalq *in)
+exchange_expose_all(struct exchange *ex, const struct head *in)
 {
 	const struct evkeyval	*h;
 	char			 names[2048] = "";
 
-	TAILQ_FOREACH(h, in, next) {
-		if (!proxy_is_hop_header(in, h->key) &&
-		    !cors_is_cors_header(h->key)) {
+	TAILQ_FOREACH(h, &in->fields, next) {
+		enum headers_name	 n = headers_name(h->key);
+
+		if (!proxy_is_hop_header(in, h->key, n) &&
+		    !headers_is_cors(n)) {
 			proxy_vary_add(names, sizeof(names), h->key);
 		}
 	}
@@ -548,18 +519,19 @@ exchange_expose_all(struct exchange *ex, const struct evkeyvalq *in)
 
 
 static bool
-proxy_skip_response_header(const struct evkeyvalq *in, const char *name,
-    bool chunked, bool strip_cors)
+proxy_skip_response_header(const struct head *in, const char *name,
+    enum headers_name n, bool strip_cors)
 {
-	if (proxy_is_hop_header(in, name) || strcasecmp(name, "Vary") == 0) {
+	if (proxy_is_hop_header(in, name, n) || n == HEADERS_VARY) {
 		return (true);
 	}
 	/* A chunked body is re-framed for the client; a Content-Length
 	 * beside it would be a lie. */
-	if (chunked && strcasecmp(name, "Content-Length") == 0) {
+	if (n == HEADERS_CONTENT_LENGTH &&
+	    head_count(in, HEADERS_TRANSFER_ENCODING) > 0) {
 		return (true);
 	}
-	return (strip_cors && cors_is_cors_header(name));
+	return (strip_cors && headers_is_cors(n));
 }
 
 
@@ -569,23 +541,23 @@ proxy_skip_response_header(const struct evkeyvalq *in, const char *name,
  * replaced by the policy's answer, Origin merged into one Vary.
  */
 static void
-exchange_copy_response_headers(struct exchange *ex, struct evkeyvalq *in)
+exchange_copy_response_headers(struct exchange *ex, const struct head *in)
 {
 	const struct evkeyval	*h;
-	bool			 chunked, strip_cors, fits = true;
+	bool			 strip_cors, fits = true;
 	char			 vary[1024] = "";
 
-	chunked = evhttp_find_header(in, "Transfer-Encoding") != NULL;
 	/* In report mode an origin no policy knows gets the backend's own
 	 * answer, as if the proxy were not there. */
 	strip_cors = ex->creq.origin != NULL && !ex->preflight_forwarded &&
 	    !(ex->cors.reported && ex->cors.decision == CORS_DENIED);
-	TAILQ_FOREACH(h, in, next) {
-		if (strcasecmp(h->key, "Vary") == 0) {
+	TAILQ_FOREACH(h, &in->fields, next) {
+		enum headers_name	 n = headers_name(h->key);
+
+		if (n == HEADERS_VARY) {
 			fits &= proxy_vary_add(vary, sizeof(vary), h->value);
 		}
-		if (!proxy_skip_response_header(in, h->key, chunked,
-		    strip_cors)) {
+		if (!proxy_skip_response_header(in, h->key, n, strip_cors)) {
 			client_response_add(ex->client, h->key, h->value);
 		}
 	}
@@ -608,7 +580,7 @@ exchange_copy_response_headers(struct exchange *ex, struct evkeyvalq *in)
 
 static void
 exchange_upstream_headers(void *arg, int status, const char *reason,
-    struct evkeyvalq *headers)
+    const struct head *headers)
 {
 	struct exchange	*ex = arg;
 
@@ -819,7 +791,7 @@ exchange_log_denial(struct exchange *ex)
 /* Collects every Access-Control-Request-Headers line, joined with ",":
  * a browser sends one, but a client may split it. */
 static char *
-exchange_request_headers(const struct evkeyvalq *in)
+exchange_request_headers(const struct head *in)
 {
 	const struct evkeyval	*h;
 	struct evbuffer		*buf;
@@ -829,8 +801,8 @@ exchange_request_headers(const struct evkeyvalq *in)
 	if ((buf = evbuffer_new()) == NULL) {
 		return (NULL);
 	}
-	TAILQ_FOREACH(h, in, next) {
-		if (strcasecmp(h->key, "Access-Control-Request-Headers") == 0) {
+	TAILQ_FOREACH(h, &in->fields, next) {
+		if (headers_name(h->key) == HEADERS_AC_REQUEST_HEADERS) {
 			evbuffer_add_printf(buf, "%s%s",
 			    evbuffer_get_length(buf) > 0 ? "," : "", h->value);
 		}
@@ -848,18 +820,22 @@ exchange_request_headers(const struct evkeyvalq *in)
 static int
 exchange_decide(struct exchange *ex)
 {
-	struct evkeyvalq		*in;
+	const struct head		*in = client_request_head(ex->client);
 	const struct config_route	*r = ex->route;
 	const char			*pn;
 
-	in = client_request_headers(ex->client);
 	ex->creq.method = ex->method;
-	ex->creq.origin = evhttp_find_header(in, "Origin");
-	ex->creq.request_method = evhttp_find_header(in,
-	    "Access-Control-Request-Method");
-	ex->request_headers = exchange_request_headers(in);
-	ex->creq.request_headers = ex->request_headers;
-	pn = evhttp_find_header(in, "Access-Control-Request-Private-Network");
+	ex->creq.origin = head_value(in, HEADERS_ORIGIN);
+	ex->creq.request_method = head_value(in, HEADERS_AC_REQUEST_METHOD);
+	/* One line, as browsers send it, is used where it stands. */
+	if (head_count(in, HEADERS_AC_REQUEST_HEADERS) > 1) {
+		ex->request_headers = exchange_request_headers(in);
+		ex->creq.request_headers = ex->request_headers;
+	} else {
+		ex->creq.request_headers = head_value(in,
+		    HEADERS_AC_REQUEST_HEADERS);
+	}
+	pn = head_value(in, HEADERS_AC_REQUEST_PRIVATE_NETWORK);
 	ex->creq.request_private_network = pn != NULL &&
 	    strcasecmp(pn, "true") == 0;
 	return (cors_decide(&ex->proxy->config->policies,
@@ -946,14 +922,14 @@ proxy_handle(struct client_request *req, int refused, const char *message,
 {
 	struct proxy		*p = arg;
 	struct exchange		*ex;
-	struct evkeyvalq	*in = client_request_headers(req);
+	const struct head	*in = client_request_head(req);
 
 	if ((ex = exchange_new(p, req)) == NULL) {
 		client_reply(req, 500, "Internal Server Error", NULL);
 		return;
 	}
 	ex->route = config_route_match(p->config, client_request_target(req),
-	    evhttp_find_header(in, "Host"));
+	    head_value(in, HEADERS_HOST));
 	if (exchange_decide(ex) == -1) {
 		exchange_error(ex, 500, "internal_error", "out of memory");
 		return;

@@ -380,43 +380,27 @@ upconn_status_line(struct upconn *c, const char *line)
 }
 
 
-/* Returns the number of header lines called name, and the last one. */
-static size_t
-upconn_count(struct upconn *c, const char *name, const char **value)
-{
-	struct evkeyval	*h;
-	size_t		 n = 0;
-
-	TAILQ_FOREACH(h, &c->head.fields, next) {
-		if (strcasecmp(h->key, name) == 0) {
-			*value = h->value;
-			n++;
-		}
-	}
-	return (n);
-}
-
-
 /* How the body is framed, from the request and the response head. */
 static int
 upconn_framing(struct upconn *c)
 {
-	const char	*te = NULL, *cl = NULL, *conn = NULL;
-	size_t		 ncl;
+	const char	*te = head_value(&c->head, HEADERS_TRANSFER_ENCODING);
+	const char	*cl = head_value(&c->head, HEADERS_CONTENT_LENGTH);
+	size_t		 ncl = head_count(&c->head, HEADERS_CONTENT_LENGTH);
 
-	upconn_count(c, "Connection", &conn);
-	c->keepalive = c->minor >= 1 ? !token_list_has(conn, "close") :
-	    token_list_has(conn, "keep-alive");
+	c->keepalive = c->minor >= 1 ?
+	    !head_lists(&c->head, HEADERS_CONNECTION, "close") :
+	    head_lists(&c->head, HEADERS_CONNECTION, "keep-alive");
 	if (c->is_head || c->status == 204 || c->status == 304) {
 		framing_start(&c->framing, FRAMING_NONE, 0, 0, 0);
-	} else if (upconn_count(c, "Transfer-Encoding", &te) > 0) {
+	} else if (te != NULL) {
 		/* Anything but chunked last is delimited by the close. */
 		te = strrchr(te, ',') != NULL ? strrchr(te, ',') + 1 : te;
 		te += strspn(te, " \t");
 		framing_start(&c->framing, strncasecmp(te, "chunked", 7) == 0 ?
 		    FRAMING_CHUNKED : FRAMING_CLOSE, 0, 0,
 		    c->set.header_max);
-	} else if ((ncl = upconn_count(c, "Content-Length", &cl)) > 0) {
+	} else if (cl != NULL) {
 		if (ncl > 1 || cl[0] == '\0' || strlen(cl) > 18 ||
 		    strspn(cl, "0123456789") != strlen(cl)) {
 			return (-1);
@@ -443,7 +427,7 @@ upconn_head_done(struct upconn *c)
 		    "a malformed Content-Length"));
 	}
 	c->state = UPCONN_BODY;
-	c->cb->headers(c->arg, c->status, c->reason, &c->head.fields);
+	c->cb->headers(c->arg, c->status, c->reason, &c->head);
 	return (UPCONN_GO_ON);
 }
 
@@ -615,7 +599,13 @@ upconn_io_cb(evutil_socket_t fd, short what, void *arg)
 		upconn_fail(c, UPCONN_BROKEN, strerror(errno));
 		return;
 	}
-	upconn_on_read(c);
+	/* On plain TCP only a read edge (or sockio_read, or a resume,
+	 * asking to come back) says there is something to read: right
+	 * after a request is written a read would find nothing, one
+	 * wasted call.  OpenSSL may hold bytes no edge will announce. */
+	if ((what & EV_READ) || c->ssl != NULL) {
+		upconn_on_read(c);
+	}
 }
 
 

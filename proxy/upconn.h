@@ -19,7 +19,7 @@
 
 struct event_base;
 struct evbuffer;
-struct evkeyvalq;
+struct head;
 struct upconn;
 
 enum upconn_failure {
@@ -33,7 +33,7 @@ enum upconn_failure {
 struct upconn_callbacks {
 	/* The final response head (interim 1xx ones are skipped). */
 	void	(*headers)(void *arg, int status, const char *reason,
-		    struct evkeyvalq *headers);
+		    const struct head *head);
 	/* Body bytes, decoded; the callee drains data. */
 	void	(*body)(void *arg, struct evbuffer *data);
 	void	(*done)(void *arg);
