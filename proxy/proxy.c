@@ -23,6 +23,7 @@
  */
 #include <sys/socket.h>
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,32 @@ static void	exchange_client_drained(struct client_request *, void *);
 
 
 /* ---- small helpers --------------------------------------------------- */
+
+/* Copies src into dst, cut to fit. */
+static void
+proxy_copy(char *dst, size_t len, const char *src)
+{
+	size_t	 n = strnlen(src, len - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+
+/* Appends each string up to the NULL to out. */
+static void
+proxy_add_words(struct evbuffer *out, ...)
+{
+	va_list		 ap;
+	const char	*s;
+
+	va_start(ap, out);
+	while ((s = va_arg(ap, const char *)) != NULL) {
+		evbuffer_add(out, s, strlen(s));
+	}
+	va_end(ap);
+}
+
 
 static bool
 proxy_is_idempotent(const char *method)
@@ -348,13 +375,15 @@ exchange_write_forwarded(struct exchange *ex, struct evbuffer *head,
 	if (head_count(in, HEADERS_X_FORWARDED_FOR) > 0) {
 		TAILQ_FOREACH(h, &in->fields, next) {
 			if (headers_name(h->key) == HEADERS_X_FORWARDED_FOR) {
-				evbuffer_add_printf(head, "%s, ", h->value);
+				proxy_add_words(head, h->value, ", ",
+				    NULL);
 			}
 		}
 	}
-	evbuffer_add_printf(head, "%s\r\nX-Forwarded-Proto: %s\r\n",
-	    ex->client_addr, client_request_tls(ex->client) ? "https" :
-	    "http");
+	evbuffer_add(head, ex->client_addr, strlen(ex->client_addr));
+	evbuffer_add(head, "\r\n", 2);
+	headers_add(head, "X-Forwarded-Proto",
+	    client_request_tls(ex->client) ? "https" : "http");
 	if (client_host != NULL) {
 		headers_add(head, "X-Forwarded-Host", client_host);
 	}
@@ -382,10 +411,9 @@ exchange_write_head(struct exchange *ex, struct evbuffer *head)
 	size_t			 len;
 
 	len = evbuffer_get_length(client_request_body(ex->client));
-	evbuffer_add_printf(head, "%s %s HTTP/1.1\r\nHost: %s\r\n",
-	    client_request_method(ex->client),
-	    client_request_target(ex->client),
-	    exchange_upstream_host(ex, client_host));
+	proxy_add_words(head, ex->method, " ",
+	    client_request_target(ex->client), " HTTP/1.1\r\n", NULL);
+	headers_add(head, "Host", exchange_upstream_host(ex, client_host));
 	TAILQ_FOREACH(h, &in->fields, next) {
 		enum headers_name	 n = headers_name(h->key);
 
@@ -414,8 +442,7 @@ static const struct upconn_callbacks exchange_upstream_callbacks;
 static void
 exchange_send(struct exchange *ex, const struct upstream_server *avoid)
 {
-	struct evbuffer	*head, *body;
-	int		 rc = -1;
+	struct evbuffer	*out, *body = client_request_body(ex->client);
 
 	ex->attempts++;
 	ex->server = upstream_pick(ex->proxy->pool, ex->route->upstream,
@@ -425,31 +452,22 @@ exchange_send(struct exchange *ex, const struct upstream_server *avoid)
 		    "no upstream server is available");
 		return;
 	}
-	head = evbuffer_new();
-	body = evbuffer_new();
-	if (head != NULL && body != NULL &&
-	    (ex->conn = upstream_acquire(ex->server)) != NULL) {
-		exchange_write_head(ex, head);
-		/* A reference, not a copy: a retry sends the same body. */
-		evbuffer_add_buffer_reference(body,
-		    client_request_body(ex->client));
-		rc = upconn_request(ex->conn->conn, head, body,
-		    strcmp(client_request_method(ex->client), "HEAD") == 0,
-		    &exchange_upstream_callbacks, ex);
-	}
-	if (head != NULL) {
-		evbuffer_free(head);
-	}
-	if (body != NULL) {
-		evbuffer_free(body);
-	}
-	if (rc == -1) {
-		if (ex->conn != NULL) {
-			upstream_release(ex->conn, false);
-			ex->conn = NULL;
-		}
+	if ((ex->conn = upstream_acquire(ex->server)) == NULL) {
 		exchange_error(ex, 500, "internal_error", "out of memory");
+		return;
 	}
+	out = upconn_output(ex->conn->conn);
+	exchange_write_head(ex, out);
+	/* A reference, not a copy: a retry sends the same body. */
+	if (evbuffer_get_length(body) > 0 &&
+	    evbuffer_add_buffer_reference(out, body) == -1) {
+		upstream_release(ex->conn, false);
+		ex->conn = NULL;
+		exchange_error(ex, 500, "internal_error", "out of memory");
+		return;
+	}
+	upconn_request(ex->conn->conn, strcmp(ex->method, "HEAD") == 0,
+	    &exchange_upstream_callbacks, ex);
 }
 
 
@@ -856,10 +874,9 @@ exchange_new(struct proxy *p, struct client_request *req)
 	ex->proxy = p;
 	ex->client = req;
 	clock_gettime(CLOCK_MONOTONIC, &ex->start);
-	snprintf(ex->client_addr, sizeof(ex->client_addr), "%s",
+	proxy_copy(ex->client_addr, sizeof(ex->client_addr),
 	    client_request_peer(req));
-	snprintf(ex->method, sizeof(ex->method), "%s",
-	    client_request_method(req));
+	proxy_copy(ex->method, sizeof(ex->method), client_request_method(req));
 	return (ex);
 }
 

@@ -640,19 +640,22 @@ upconn_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- the interface ---------------------------------------------- */
 
-int
-upconn_request(struct upconn *c, struct evbuffer *head, struct evbuffer *body,
-    bool is_head, const struct upconn_callbacks *cb, void *arg)
+struct evbuffer *
+upconn_output(struct upconn *c)
+{
+	return (c->out);
+}
+
+
+void
+upconn_request(struct upconn *c, bool is_head,
+    const struct upconn_callbacks *cb, void *arg)
 {
 	c->cb = cb;
 	c->arg = arg;
 	c->is_head = is_head;
 	c->received = false;
 	c->paused = false;
-	evbuffer_add_buffer(c->out, head);
-	if (body != NULL) {
-		evbuffer_add_buffer(c->out, body);
-	}
 	if (c->fd == -1) {
 		if (upconn_connect(c) == -1) {
 			/* Reported from the loop, not inside the caller. */
@@ -661,12 +664,11 @@ upconn_request(struct upconn *c, struct evbuffer *head, struct evbuffer *body,
 			c->state = UPCONN_CONNECTING;
 			upconn_arm(c, 0);
 		}
-		return (0);
+		return;
 	}
 	c->state = UPCONN_HEAD;
 	upconn_arm(c, c->set.read_ms);
 	event_active(c->ev, EV_WRITE, 1);
-	return (0);
 }
 
 

@@ -61,14 +61,16 @@ typedef void	upconn_idle_close_cb(struct upconn *, void *arg);
 struct upconn	*upconn_new(const struct upconn_settings *,
 		    upconn_idle_close_cb *, void *arg);
 
+/* The buffer a request is written into, head and body, before
+ * upconn_request() sends it: written in place, nothing is moved. */
+struct evbuffer	*upconn_output(struct upconn *);
+
 /*
- * Sends a request: head is the complete request head, body (may be
- * NULL) the body to send after it.  Both are drained.  is_head: a HEAD
- * request, whose response has no body.  Returns 0, or -1 when out of
- * memory (no callback runs then).
+ * Sends the request written into upconn_output().  is_head: a HEAD
+ * request, whose response has no body.  Failures come back through
+ * the callbacks, from the loop, never before this returns.
  */
-int		 upconn_request(struct upconn *, struct evbuffer *head,
-		    struct evbuffer *body, bool is_head,
+void		 upconn_request(struct upconn *, bool is_head,
 		    const struct upconn_callbacks *, void *arg);
 
 /* Stops or resumes reading the response: the client is slow. */
