@@ -695,7 +695,9 @@ exchange_failed_error(struct exchange *ex, enum upconn_failure why,
 	snprintf(msg, sizeof(msg), "upstream %s: %s",
 	    upstream_server_name(ex->server), detail);
 	log_warn("%s", msg);
-	if (why == UPCONN_CONNECT_TIMEOUT || why == UPCONN_TIMEOUT) {
+	/* A server that never took the connection is unreachable (502);
+	 * 504 is for one that took the request and did not answer. */
+	if (why == UPCONN_TIMEOUT) {
 		exchange_error(ex, 504, "gateway_timeout", msg);
 	} else {
 		exchange_error(ex, 502, "bad_gateway", msg);
