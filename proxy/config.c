@@ -720,7 +720,9 @@ config_resolve_policies(struct config_ctx *ctx, struct config_route *r,
 		n = v->nitems;
 	}
 	r->all_policies = false;
-	if (n > 0 && (r->policies = calloc(n, sizeof(size_t))) == NULL) {
+	/* Never NULL, even for "policies: []": the CORS decision reads a
+	 * NULL list as every policy, and an empty one must allow none. */
+	if ((r->policies = calloc(n > 0 ? n : 1, sizeof(size_t))) == NULL) {
 		schema_nomem(&ctx->schema, &v->mark);
 		return;
 	}
