@@ -1,9 +1,10 @@
 'use strict';
 /*
- * The access log on stderr: one line per finished request naming the
- * client, method, target, status, bytes, duration, origin and decision,
- * with every client-controlled value escaped so no request can forge,
- * split or colour a log line.
+ * The access log on stderr: one line per finished request, as text or
+ * as JSON, naming the time (ISO 8601, UTC), client, method, target,
+ * status, bytes, duration, origin and decision, with every
+ * client-controlled value escaped so no request can forge, split or
+ * colour a log line.
  *
  * The field order is the text format's business; these tests look for
  * each field, but are strict about line counts and raw bytes.
@@ -157,4 +158,59 @@ limits: { body_bytes: 1KiB }
 	assert.match(lines[0], /\bPOST\b/);
 	assert.match(lines[0], /(^|[\s=])413\b/);
 	assert.equal(backend.stats.requests, 0);
+});
+
+/* An access-log time: ISO 8601 in UTC with milliseconds, between the
+ * moments just before the request and just after its line was read.
+ * The proxy runs in a zone far from UTC, so local time would show. */
+const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+const FAR_ZONE = { TZ: 'Asia/Kathmandu' };
+
+function assertTimeNear(time, t0, t1) {
+	assert.match(time, ISO_UTC);
+	const ms = Date.parse(time);
+	/* The log's clock truncates to the millisecond; allow a second
+	 * either way for the two processes' reads of it. */
+	assert.ok(ms >= t0 - 1000 && ms <= t1 + 1000,
+	    `logged ${time}, the request ran from ` +
+	    `${new Date(t0).toISOString()} to ${new Date(t1).toISOString()}`);
+}
+
+test('a text access-log line starts with the time in ISO 8601 UTC', T,
+    async (t) => {
+	const backend = await h.backendFor(t);
+	const proxy = await h.startProxy(['-u', backend.url],
+	    { t, env: FAR_ZONE });
+	const id = marker();
+	const t0 = Date.now();
+	const res = await h.request(proxy.port, { target: `/echo/${id}` });
+
+	assert.equal(res.status, 200);
+	const lines = await waitLines(proxy, id);
+	const t1 = Date.now();
+	assert.equal(lines.length, 1, lines.join('\n'));
+	assertTimeNear(lines[0].split(' ')[0], t0, t1);
+});
+
+test('a JSON access-log line carries the time in ISO 8601 UTC', T,
+    async (t) => {
+	const backend = await h.backendFor(t);
+	const dir = h.tempDir(t);
+	const file = h.writeConfig(dir, `
+upstream: ${backend.url}
+log: { format: json }
+`);
+	const proxy = await h.startProxy(['-c', file], { t, env: FAR_ZONE });
+	const id = marker();
+	const t0 = Date.now();
+	const res = await h.request(proxy.port, { target: `/echo/${id}` });
+
+	assert.equal(res.status, 200);
+	const lines = await waitLines(proxy, id);
+	const t1 = Date.now();
+	assert.equal(lines.length, 1, lines.join('\n'));
+	const entry = JSON.parse(lines[0]);
+	assert.equal(entry.target, `/echo/${id}`);
+	assert.equal(typeof entry.time, 'string', lines[0]);
+	assertTimeNear(entry.time, t0, t1);
 });

@@ -20,7 +20,7 @@
  *   /cut                Content-Length: 1000, 10 bytes, then a reset
  *   /cors-own           the backend's own Access-Control-* headers
  *   /cookies            two Set-Cookie headers
- *   /hop                hop-by-hop response headers
+ *   /hop                every hop-by-hop response header, chunked
  *   /headers-raw?h=N:V  the given headers, in order, repeats allowed
  */
 const http = require('node:http');
@@ -304,17 +304,25 @@ async function handle(req, res, stats, opts) {
 	}
 
 	if (path === '/hop') {
-		const body = 'hop\n';
-
+		/* Every hop-by-hop response header, two Connection lines
+		 * naming two custom ones.  Node refuses Trailer beside a
+		 * Content-Length, so the body is chunked, with a trailer. */
 		res.writeHead(200, [
 			'Connection', 'x-hop',
 			'X-Hop', '1',
 			'Keep-Alive', 'timeout=5',
+			'Proxy-Connection', 'keep-alive',
+			'TE', 'trailers',
+			'Trailer', 'X-Checksum',
+			'Upgrade', 'h2c',
+			'Proxy-Authorization', 'Basic dXNlcjpwYXNz',
+			'Connection', 'X-Hop-Two',
+			'X-Hop-Two', '2',
 			'X-Normal', 'yes',
 			'Content-Type', 'text/plain',
-			'Content-Length', String(body.length),
 		]);
-		res.end(body);
+		res.addTrailers({ 'X-Checksum': 'hop' });
+		res.end('hop\n');
 		return;
 	}
 

@@ -5,8 +5,9 @@
  * proxy's JSON error (with the CORS headers of an allowed origin when
  * the Origin could be read), never reaches the backend, and leaves the
  * proxy serving.  Slow clients time out, idle floods and the connection
- * limit do not lock others out, hostile Origin values are escaped in
- * the log, and broken upstreams end in 502 or a visibly cut response.
+ * limit do not lock others out, a huge Access-Control-Request-Headers
+ * is answered at once, hostile Origin values are escaped in the log,
+ * and broken upstreams end in 502 or a visibly cut response.
  *
  * Most cases share one proxy with small limits and short timeouts; the
  * backend's request count, read after a normal request that follows
@@ -20,6 +21,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const h = require('./harness');
+const fc = require('./fetch-cors');
 
 const T = { timeout: 15000 };
 const ORIGIN = h.DEV_ORIGIN;
@@ -772,6 +774,112 @@ test('a flood of 200 idle connections does not stop a normal request',
 	assert.ok(flood.every((c) => !c.ended), 'a flood connection closed');
 	assert.equal(backend.count('/echo/flood'), 0);
 	assert.equal(dev.exitInfo, null);
+});
+
+/* ---- huge Access-Control-Request-Headers ----------------------------- */
+
+/* The longest list the CORS decision walks; a longer one is denied. */
+const ACRH_MAX = 8192;
+
+/* Distinct header names joined with "," to exactly bytes bytes. */
+function headerNames(bytes, prefix = 'x-h') {
+	const names = [];
+	let len = -1;
+
+	while (len + 1 + `${prefix}-${names.length}`.length + 12 <= bytes) {
+		names.push(`${prefix}-${names.length}`);
+		len += 1 + names.at(-1).length;
+	}
+	names.push(`${prefix}-last-${'z'.repeat(bytes - len - 1 -
+	    `${prefix}-last-`.length)}`);
+	assert.equal(names.join(',').length, bytes);
+	return names;
+}
+
+/* A preflight for PUT from ORIGIN asking for the given header lines,
+ * and how long its answer took. */
+async function hugePreflight(proxy, acrh) {
+	const headers = [['Origin', ORIGIN],
+	    ['Access-Control-Request-Method', 'PUT'],
+	    ...acrh.map((v) => ['Access-Control-Request-Headers', v])];
+	const start = Date.now();
+	const res = await h.request(proxy.port, { method: 'OPTIONS',
+	    target: '/echo/huge-acrh', headers });
+
+	res.took = Date.now() - start;
+	return res;
+}
+
+function assertAllowsAll(res, names) {
+	const req = { origin: ORIGIN, credentials: 'include', method: 'PUT',
+	    headers: names.map((n) => [n, '1']) };
+	const verdict = fc.preflightCheck(res, req);
+
+	assert.equal(res.status, 204, res.statusLine);
+	assert.ok(res.took < 1000, `answered after ${res.took} ms`);
+	assert.deepEqual(h.headerTokens(res, 'access-control-allow-headers'),
+	    names);
+	assert.ok(verdict.ok, verdict.reason);
+}
+
+function assertDeniedOverlong(res) {
+	assert.equal(res.status, 403, res.statusLine);
+	assert.ok(res.took < 1000, `answered after ${res.took} ms`);
+	assert.deepEqual(res.headers.filter(([n]) =>
+	    /^access-control-allow-/i.test(n)), []);
+	assert.equal(res.body.toString('utf8'), 'Access-Control-Request-' +
+	    `Headers is longer than ${ACRH_MAX} bytes\n`);
+}
+
+test('an Access-Control-Request-Headers of exactly the walked maximum is ' +
+    'allowed quickly with every name reflected', T, async () => {
+	const before = backend.stats.requests;
+	const names = headerNames(ACRH_MAX);
+
+	assertAllowsAll(await hugePreflight(dev, [names.join(',')]), names);
+	await assertServesAfter(dev, before);
+});
+
+test('an Access-Control-Request-Headers past the walked maximum is ' +
+    'denied quickly, up to nearly limits.header_bytes', T, async () => {
+	const before = backend.stats.requests;
+
+	for (const bytes of [ACRH_MAX + 1, 30 * 1024]) {
+		const res = await hugePreflight(dev,
+		    [headerNames(bytes).join(',')]);
+
+		assertDeniedOverlong(res);
+	}
+	await assertServesAfter(dev, before);
+});
+
+test('Access-Control-Request-Headers split over many lines is judged as ' +
+    'one list', T, async () => {
+	const before = backend.stats.requests;
+	/* 20 lines joined are under the maximum, 40 are over it. */
+	const lines = (n) => Array.from({ length: n }, (_, i) =>
+	    headerNames(300, `x-l${i}`).join(','));
+	const under = lines(20);
+	const over = lines(40);
+
+	assert.ok(under.join(',').length <= ACRH_MAX);
+	assert.ok(over.join(',').length > ACRH_MAX);
+	assertAllowsAll(await hugePreflight(dev, under),
+	    under.join(',').split(','));
+	assertDeniedOverlong(await hugePreflight(dev, over));
+	await assertServesAfter(dev, before);
+});
+
+test('an Access-Control-Request-Headers over limits.header_bytes gets 431',
+    T, async () => {
+	for (const [proxy, bytes] of [[strict, HEADER_BYTES + 1],
+	    [dev, 32 * 1024 + 1]]) {
+		await assertRefused(proxy, head(['OPTIONS /echo/huge-acrh ' +
+		    'HTTP/1.1', 'Host: proxy.test', `Origin: ${ORIGIN}`,
+		    'Access-Control-Request-Method: PUT',
+		    'Access-Control-Request-Headers: ' +
+		    headerNames(bytes).join(',')]), 431, { origin: ORIGIN });
+	}
 });
 
 /* ---- hostile Origin values ------------------------------------------- */

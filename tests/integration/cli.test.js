@@ -1,8 +1,9 @@
 'use strict';
 /*
  * The command line: --version, --help, usage errors (exit 2), --check
- * (exit 0 valid, 1 invalid, every error as FILE:LINE:COLUMN), the
- * start-up line, several listeners and upstreams, flags over the file.
+ * (exit 0 valid, 1 invalid, every error as FILE:LINE:COLUMN), load-time
+ * warnings, the start-up line, several listeners and upstreams, flags
+ * over the file.
  */
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -103,6 +104,72 @@ test('--check reports every error as FILE:LINE:COLUMN and exits 1', T,
 	assert.match(unknown, /did you mean 'listen'/);
 	assert.ok(duration, `no error at 5:18 in:\n${r.stderr}`);
 	assert.match(duration, /upstream_read|parsecs|duration/);
+});
+
+/* A valid config with one of each load-time warning, and the lines
+ * --check and start-up print for it, FILE:LINE:COLUMN first. */
+function warningsConfig(dir, upstream) {
+	const file = h.writeConfig(dir, [
+		`upstream: ${upstream}`,
+		'policies:',
+		'  - name: risky',
+		'    origins:',
+		'      - "null"',
+		'      - https://*.example.org',
+		'      - http://app.example.org',
+		'    allow_credentials: true',
+		'    max_age: 7201',
+		'  - name: long',
+		'    origins: [https://a.example.org]',
+		'    max_age: 86401',
+		'',
+	].join('\n'));
+	const lines = [
+		`${file}:5:9: warning: origin 'null' is allowed: sandboxed ` +
+		    'iframes, local files and redirected requests all send ' +
+		    'it, so any site can obtain it',
+		`${file}:6:9: warning: 'https://*.example.org' with ` +
+		    'credentials trusts every subdomain, present and future: ' +
+		    "a hijacked subdomain could read your users' data",
+		`${file}:7:9: warning: 'http://app.example.org' is plain ` +
+		    'http with credentials: anyone on the network path can ' +
+		    "inject script into it and read your users' data; use " +
+		    'https',
+		`${file}:9:14: warning: max_age 7201 is longer than Chromium ` +
+		    'keeps a preflight: it caps it at 7200 seconds',
+		`${file}:12:14: warning: max_age 86401 is longer than any ` +
+		    'browser keeps a preflight: Firefox caps it at 86400 ' +
+		    'seconds and Chromium at 7200',
+	];
+
+	return { file, lines };
+}
+
+function warningLines(text) {
+	return text.split('\n').filter((l) => / warning: /.test(l));
+}
+
+test('--check prints each load-time warning at FILE:LINE:COLUMN and ' +
+    'exits 0', T, async (t) => {
+	const { file, lines } = warningsConfig(h.tempDir(t),
+	    'http://127.0.0.1:9');
+	const r = await h.runCli(['--check', '-c', file]);
+
+	assert.equal(r.code, 0, r.stderr);
+	assert.deepEqual(warningLines(r.stderr), lines);
+	assert.doesNotMatch(r.stderr, /error/i);
+	assert.equal(nonEmptyLines(r.stdout).length, 1, r.stdout);
+});
+
+test('start-up prints the same load-time warnings and still serves', T,
+    async (t) => {
+	const backend = await h.backendFor(t);
+	const { file, lines } = warningsConfig(h.tempDir(t), backend.url);
+	const proxy = await h.startProxy(['-c', file], { t });
+	const { echo } = await h.echo(proxy.port, { target: '/echo/warned' });
+
+	assert.equal(echo.url, '/echo/warned');
+	assert.deepEqual(warningLines(proxy.stderr()), lines);
 });
 
 for (const env of ['production', 'staging', 'development']) {

@@ -14,9 +14,11 @@
  *             allow lists with credentials, private network access
  *   wildcard  origin "*" without credentials
  *   errors    routes (path prefixes selecting policies, preflight:
- *             forward, a dead upstream), tight limits and timeouts
+ *             forward, a dead upstream, a group with no server left),
+ *             tight limits and timeouts
  *   reject    on_denied: reject
  *   report    mode: report, from a policy file given with -p
+ *   denials   the log line of each denial in enforce mode
  */
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -1172,13 +1174,21 @@ upstream: ${backend.url}
 upstreams:
   down:
     servers: [http://127.0.0.1:${extra.closedPort}]
+  gone:
+    servers:
+      - http://127.0.0.1:${extra.closedPort}
+      - http://127.0.0.1:${extra.closedPort2}
 routes:
   - path: /headers-raw
     preflight: forward
   - path: /echo/partner/
     policies: [partner]
+  - path: /echo/nobody/
+    policies: []
   - path: /down/
     upstream: down
+  - path: /gone/
+    upstream: gone
   - path: /
 limits:
   body_bytes: 1KiB
@@ -1203,9 +1213,10 @@ describe('errors and routes', () => {
 
 	before(async () => {
 		const closedPort = await h.closedPort();
+		const closedPort2 = await h.closedPort();
 
 		Object.assign(env, await startSetup({ yaml: ERRORS_YAML,
-		    extra: { closedPort } }));
+		    extra: { closedPort, closedPort2 } }));
 	});
 	after(() => stopSetup(env));
 
@@ -1226,6 +1237,34 @@ describe('errors and routes', () => {
 		assertCors(res, {});
 		assertActualVary(res);
 		assertVerdict(fc.corsCheck(res, { origin: h.EVIL_ORIGIN }),
+		    'allow-origin-missing');
+	});
+
+	test('503 once every server of the group is resting carries the ' +
+	    'CORS headers', T, async () => {
+		/* Both servers refuse: the first request tries each in
+		 * turn and gets 502, and each server then rests for ten
+		 * seconds, so the next requests find none to try. */
+		const first = await sendActual(env, { origin: APP,
+		    target: '/gone/first' });
+		assertProxyError(first, 502);
+		assert.equal(first.backendHits, 0);
+
+		const t0 = Date.now();
+		const res = await sendActual(env, { origin: APP,
+		    target: '/gone/second' });
+		assertProxyError(res, 503);
+		assert.ok(Date.now() - t0 < 1000, `took ${Date.now() - t0} ms`);
+		const body = JSON.parse(res.body.toString('utf8'));
+		assert.equal(body.error, 'service_unavailable', show(res));
+		assert.equal(body.status, 503, show(res));
+
+		const denied = await sendActual(env, { origin: h.EVIL_ORIGIN,
+		    target: '/gone/third' });
+		assert.equal(denied.status, 503, show(denied));
+		assertCors(denied, {});
+		assertActualVary(denied);
+		assertVerdict(fc.corsCheck(denied, { origin: h.EVIL_ORIGIN }),
 		    'allow-origin-missing');
 	});
 
@@ -1349,6 +1388,20 @@ describe('errors and routes', () => {
 		    target: '/echo/partner/x' }), req, { reason: /origin/i });
 		const act = await sendActual(env, { origin: APP,
 		    target: '/echo/partner/x' });
+		assert.equal(act.status, 200, show(act));
+		assertCors(act, {});
+		assertVerdict(fc.corsCheck(act, req), 'allow-origin-missing');
+	});
+
+	test('a route with an empty policies list allows no origin', T,
+	    async () => {
+		const req = { origin: APP, method: 'PUT',
+		    credentials: 'include' };
+
+		assertDeniedPreflight(await sendPreflight(env, { ...req,
+		    target: '/echo/nobody/x' }), req, { reason: /origin/i });
+		const act = await sendActual(env, { origin: APP,
+		    target: '/echo/nobody/x' });
 		assert.equal(act.status, 200, show(act));
 		assertCors(act, {});
 		assertVerdict(fc.corsCheck(act, req), 'allow-origin-missing');
@@ -1580,5 +1633,130 @@ withSetup('mode: report', {
 		assertActualVary(res, ['Accept-Encoding']);
 		assertVerdict(fc.corsCheck(res, { origin: APP,
 		    credentials: 'include' }));
+	});
+});
+
+/* ====================================================================
+ * denials: in enforce mode each denial is logged once, at info, with
+ * the origin, the policy consulted, the reason and the YAML fix.
+ * ==================================================================== */
+
+/* Line numbers matter: the log names each policy's FILE:LINE:COLUMN. */
+const DENIAL_YAML = (backend) => `upstream: ${backend.url}
+routes:
+  - path: /echo/partner/
+    policies: [partner]
+  - path: /
+policies:
+  - name: app
+    origins: [${APP}, "https://*.app.example.com"]
+    allow_methods: [GET, POST]
+    allow_headers: [Content-Type]
+  - name: partner
+    origins: [${PARTNER}]
+`;
+
+withSetup('denials logged in enforce mode', { yaml: DENIAL_YAML },
+    (env) => {
+	const file = () => path.join(env.dir, 'proxy.yaml');
+
+	/* The "cors:" info lines that include what, once a first one has
+	 * come and a moment has passed for any repeat. */
+	async function denialLines(what) {
+		const find = () => env.proxy.stderr().split('\n').filter((l) =>
+		    / cors: /.test(l) && l.includes(what));
+
+		await h.waitFor(() => find().length > 0, 3000,
+		    `a denial log line with ${what}`).catch((e) => {
+			throw new Error(`${e.message}; stderr:\n` +
+			    env.proxy.stderr().slice(-2000));
+		});
+		await h.sleep(150);
+		return find();
+	}
+
+	/* Exactly one line, at info, reading exactly text after the
+	 * time. */
+	async function assertOneDenialLine(what, text) {
+		const lines = await denialLines(what);
+
+		assert.equal(lines.length, 1, lines.join('\n'));
+		const m = /^(\S+) info: (.*)$/.exec(lines[0]);
+		assert.ok(m, `not an info line: ${lines[0]}`);
+		assert.match(m[1], /^\d{4}-\d\d-\d\dT[\d:.]+Z$/, lines[0]);
+		assert.equal(m[2], text);
+	}
+
+	test('a preflight denied for its method logs one line naming the ' +
+	    'origin, the policy, the reason and the fix', T, async () => {
+		const req = { origin: APP, method: 'DELETE' };
+
+		assertDeniedPreflight(await sendPreflight(env, req), req,
+		    { reason: /DELETE/ });
+		await assertOneDenialLine("'DELETE'", 'cors: denied ' +
+		    `preflight for DELETE from 127.0.0.1, origin '${APP}': ` +
+		    "method 'DELETE' is not allowed by policy 'app'; to " +
+		    `allow it, set in policy 'app' at ${file()}:7:5: ` +
+		    'allow_methods: [GET, POST, DELETE]');
+	});
+
+	test('a preflight denied for a header logs one line with the ' +
+	    'allow_headers fix', T, async () => {
+		const name = 'x-denied-' + Date.now().toString(36);
+		const req = { origin: APP, method: 'POST',
+		    headers: [[name, '1']] };
+
+		assertDeniedPreflight(await sendPreflight(env, req), req,
+		    { reason: new RegExp(name) });
+		await assertOneDenialLine(name, 'cors: denied preflight for ' +
+		    `POST from 127.0.0.1, origin '${APP}': header '${name}' ` +
+		    "is not allowed by policy 'app'; to allow it, set in " +
+		    `policy 'app' at ${file()}:7:5: allow_headers: ` +
+		    `[Content-Type, ${name}]`);
+	});
+
+	test('an actual request from an unknown origin logs one line ' +
+	    'suggesting the first policy', T, async () => {
+		const origin = `https://u${Date.now().toString(36)}.example`;
+		const res = await sendActual(env, { origin,
+		    target: '/echo/denied' });
+
+		assert.equal(res.status, 200, show(res));
+		assertCors(res, {});
+		await assertOneDenialLine(origin, 'cors: denied request GET ' +
+		    `from 127.0.0.1, origin '${origin}': origin '${origin}' ` +
+		    "is not allowed by any policy; to allow it, add to " +
+		    `policy 'app' at ${file()}:7:5: origins: - ${origin}`);
+	});
+
+	test('a denial on a route limited to one policy names that policy',
+	    T, async () => {
+		/* Allowed by app, which this route does not consult. */
+		const origin = `https://r${Date.now().toString(36)}` +
+		    '.app.example.com';
+		const res = await sendActual(env, { origin, method: 'POST',
+		    target: '/echo/partner/x' });
+
+		assert.equal(res.status, 200, show(res));
+		assertCors(res, {});
+		await assertOneDenialLine(origin, 'cors: denied request POST ' +
+		    `from 127.0.0.1, origin '${origin}': origin '${origin}' ` +
+		    "is not allowed by any policy; to allow it, add to " +
+		    `policy 'partner' at ${file()}:11:5: origins: - ${origin}`);
+	});
+
+	test('an allowed request logs no denial', T, async () => {
+		const origin = `https://a${Date.now().toString(36)}` +
+		    '.app.example.com';
+		const res = await sendActual(env, { origin,
+		    target: '/echo/allowed' });
+
+		assertCors(res, { 'Access-Control-Allow-Origin': origin });
+		/* Its access-log line shows it was handled. */
+		await h.waitFor(() => env.proxy.stderr().includes(origin), 3000,
+		    'the access-log line');
+		await h.sleep(150);
+		assert.deepEqual(env.proxy.stderr().split('\n').filter((l) =>
+		    / cors: /.test(l) && l.includes(origin)), []);
 	});
 });

@@ -1,9 +1,10 @@
 'use strict';
 /*
- * Upstream failures: the proxy answers them itself (502 refused, 504 too
- * slow) with a JSON body and the CORS headers of an allowed origin, a
- * response cut short upstream ends the client's response visibly, and
- * the proxy keeps serving afterwards.
+ * Upstream failures: the proxy answers them itself (502 refused or not
+ * answering within upstream_connect, 504 too slow to respond) with a
+ * JSON body and the CORS headers of an allowed origin, a response cut
+ * short upstream ends the client's response visibly, and the proxy
+ * keeps serving afterwards.
  *
  * Each refused-upstream test starts its own proxy and sends one request
  * first, because a server that failed may be avoided for a while (the
@@ -11,10 +12,80 @@
  */
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
+const net = require('node:net');
 
 const h = require('./harness');
 
 const T = { timeout: 20000 };
+
+/* Listens with a backlog of one and never accepts: its event loop is
+ * blocked until it gives up, so the kernel alone completes handshakes
+ * until the accept queue is full. */
+const SILENT_LISTENER = `
+const srv = require('node:net').createServer();
+srv.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+	process.stdout.write(srv.address().port + '\\n');
+	Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30000);
+	process.exit(0);
+});
+`;
+
+/* Resolves to 'connect', 'error' or 'timeout', whichever comes first. */
+function connectOutcome(sock, ms) {
+	return new Promise((resolve) => {
+		const timer = setTimeout(() => resolve('timeout'), ms);
+		sock.once('connect', () => {
+			clearTimeout(timer);
+			resolve('connect');
+		});
+		sock.once('error', () => {
+			clearTimeout(timer);
+			resolve('error');
+		});
+	});
+}
+
+/*
+ * A port on 127.0.0.1 where a connect neither succeeds nor fails: the
+ * silent listener's accept queue is filled from here, and Linux then
+ * drops further SYNs instead of refusing them.  Resolves once a connect
+ * has been seen to hang; the listener and the held connections go when
+ * t ends.
+ */
+async function unansweredPort(t) {
+	const child = spawn(process.execPath, ['-e', SILENT_LISTENER],
+	    { stdio: ['ignore', 'pipe', 'ignore'] });
+	const held = [];
+
+	t.after(() => {
+		for (const s of held) {
+			s.destroy();
+		}
+		child.kill('SIGKILL');
+	});
+	const port = await new Promise((resolve, reject) => {
+		const timer = setTimeout(() => reject(new Error('the silent ' +
+		    'listener printed no port')), 5000);
+		child.stdout.once('data', (d) => {
+			clearTimeout(timer);
+			resolve(Number(String(d).trim()));
+		});
+	});
+	for (let i = 0; i < 8; i++) {
+		const sock = net.connect({ port, host: '127.0.0.1' });
+		const outcome = await connectOutcome(sock, 300);
+
+		held.push(sock);
+		sock.on('error', () => {});
+		if (outcome === 'timeout') {
+			return port;
+		}
+		assert.equal(outcome, 'connect', `filler ${i} was refused`);
+	}
+	throw new Error('the accept queue never filled: connects to a full ' +
+	    'listener do not hang on this system');
+}
 
 async function refusedProxy(t) {
 	const port = await h.closedPort();
@@ -108,6 +179,31 @@ policies:
 	/* One slow response does not take the server out of service. */
 	const next = await h.request(proxy.port, { target: '/echo/after-504' });
 	assert.equal(next.status, 200, next.statusLine);
+});
+
+test('answers 502 with JSON and CORS when the upstream does not answer ' +
+    'within upstream_connect', T, async (t) => {
+	const port = await unansweredPort(t);
+	const dir = h.tempDir(t);
+	const file = h.writeConfig(dir, `
+upstream: http://127.0.0.1:${port}
+timeouts: { upstream_connect: 300ms }
+policies:
+  - name: dev
+    origins: ["http://localhost:*"]
+    allow_credentials: true
+`);
+	const proxy = await h.startProxy(['-c', file], { t });
+	const start = Date.now();
+	const res = await h.request(proxy.port, { target: '/echo/unanswered',
+	    headers: [['Origin', h.DEV_ORIGIN]] });
+	const took = Date.now() - start;
+
+	/* Unreachable, not slow: 502, and only once the 300 ms ran out. */
+	const body = h.assertProxyError(res, 502, { origin: h.DEV_ORIGIN });
+	assert.match(body.message, /connect timed out/, body.message);
+	assert.ok(took >= 250 && took < 2000, `502 came after ${took} ms`);
+	assert.equal(proxy.exitInfo, null);
 });
 
 test('a response cut short upstream ends the client connection without ' +

@@ -427,6 +427,36 @@ Test(config, policy_errors_reported_at_their_nodes)
 	    "mapping with 'name' and 'origins', not a string\n");
 }
 
+#define BAD_PORT(origin, port) \
+	"origin '" origin "' has a bad port '" port "'; a port is a " \
+	"number from 1 to 65535 without leading zeros, or '*' for any port\n"
+
+Test(config, origin_errors_reported_at_each_origin)
+{
+	expect_failure("config/bad-origins.yaml",
+	    "config/bad-origins.yaml:5:9: error: origin "
+	    "'https://a.example.com/app' has a path; an origin is "
+	    "scheme://host[:port] only\n"
+	    "config/bad-origins.yaml:6:9: error: origin 'a.example.com' has "
+	    "no scheme; write it as https://host or http://host\n"
+	    "config/bad-origins.yaml:7:9: error: origin 'localhost:3000' has "
+	    "no scheme; write it as https://host or http://host\n"
+	    "config/bad-origins.yaml:8:9: error: "
+	    BAD_PORT("https://a.example.com:0", "0")
+	    "config/bad-origins.yaml:9:9: error: "
+	    BAD_PORT("https://a.example.com:65536", "65536")
+	    "config/bad-origins.yaml:10:9: error: "
+	    BAD_PORT("https://b.example.com:08080", "08080")
+	    "config/bad-origins.yaml:12:39: error: origin "
+	    "'ftp://d.example.com' has scheme 'ftp'; only http and https "
+	    "are allowed\n"
+	    "config/bad-origins.yaml:13:7: error: "
+	    BAD_PORT("https://c.example.com:http", "http")
+	    "config/bad-origins.yaml:13:37: error: origin "
+	    "'https://e.example.com?x=1' has a query or fragment; an origin "
+	    "is scheme://host[:port] only\n");
+}
+
 Test(config, policy_file_errors_carry_its_name)
 {
 	expect_failure("config/bad-policy-file-ref.yaml",
@@ -681,6 +711,50 @@ Test(config, catch_all_uses_first_group_without_default)
 	cr_assert_eq(conf->routes[0].upstream, 1);
 	cr_assert_eq(conf->routes[1].upstream, 0);
 	cr_assert_str_eq(conf->upstreams[0].name, "web");
+}
+
+static const struct route_match_case {
+	const char	*target;
+	const char	*host;		/* the Host header, or NULL */
+	size_t		 route;		/* its index in the fixture */
+} route_match_cases[] = {
+	{ "/api/x", "a.example.com", 0 },
+	{ "/api/x", "A.Example.COM", 0 },
+	{ "/api/x", "a.example.com:8443", 0 },
+	{ "/api/x", "b.example.com", 1 },
+	{ "/api/x", "B.EXAMPLE.COM:80", 1 },
+	{ "/api/x", "[::1]:8080", 2 },
+	{ "/api/x", "[::1]", 2 },
+	/* No route names the host: the one without a host. */
+	{ "/api/x", "c.example.com", 3 },
+	{ "/api/x", NULL, 3 },
+	{ "/api/x", "a.example.com.evil", 3 },
+	{ "/api/x", "xa.example.com", 3 },
+	{ "/api/x", "a.example.co", 3 },
+	{ "/api/x", "[::2]:8080", 3 },
+	{ "/static/app.js", "a.example.com:80", 4 },
+	/* The host matches, the path does not: the catch-all. */
+	{ "/static/app.js", "b.example.com", 5 },
+	{ "/other", "a.example.com", 5 },
+};
+
+Test(config, route_match_chooses_by_host_without_case_or_port)
+{
+	const struct route_match_case	*c;
+	const struct config_route	*r;
+	size_t				 i;
+
+	expect_clean("config/good-route-hosts.yaml", NULL);
+	cr_assert_eq(conf->nroutes, 6);
+	cr_assert_null(conf->routes[5].host);
+	for (i = 0; i < sizeof(route_match_cases) /
+	    sizeof(route_match_cases[0]); i++) {
+		c = &route_match_cases[i];
+		r = config_route_match(conf, c->target, c->host);
+		cr_expect_eq(r, &conf->routes[c->route], "%s with Host %s: "
+		    "route %zu, not %zu", c->target, c->host ? c->host :
+		    "(none)", (size_t)(r - conf->routes), c->route);
+	}
 }
 
 Test(config, limits_timeouts_log_and_admin)
