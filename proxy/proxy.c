@@ -845,7 +845,10 @@ exchange_decide(struct exchange *ex)
 	const char			*pn;
 
 	ex->creq.method = ex->method;
-	ex->creq.origin = head_value(in, HEADERS_ORIGIN);
+	/* Two Origins are refused (client.c), and judged as none: no
+	 * policy may pick one of them. */
+	ex->creq.origin = head_count(in, HEADERS_ORIGIN) == 1 ?
+	    head_value(in, HEADERS_ORIGIN) : NULL;
 	ex->creq.request_method = head_value(in, HEADERS_AC_REQUEST_METHOD);
 	/* One line, as browsers send it, is used where it stands. */
 	if (head_count(in, HEADERS_AC_REQUEST_HEADERS) > 1) {

@@ -291,6 +291,19 @@ test('two Host headers are refused with 400', T, async () => {
 	    { origin: ORIGIN });
 });
 
+test('two Origin headers are refused with 400 and no CORS headers, in ' +
+    'either order', T, async () => {
+	for (const [a, b] of [[ORIGIN, h.EVIL_ORIGIN],
+	    [h.EVIL_ORIGIN, ORIGIN], [ORIGIN, ORIGIN]]) {
+		const res = await assertRefused(strict, head([
+		    'GET /echo/twoorigins HTTP/1.1', 'Host: proxy.test',
+		    `Origin: ${a}`, `Origin: ${b}`]), 400);
+
+		assert.match(res.body.toString(), /more than one Origin/);
+	}
+	assert.equal(backend.count('/echo/twoorigins'), 0);
+});
+
 test('Content-Length with Transfer-Encoding is refused and a request ' +
     'smuggled in the body never reaches the backend', T, async () => {
 	const smuggled = head(['GET /echo/smuggled HTTP/1.1',
