@@ -916,14 +916,38 @@ client_status_has_body(const struct client_request *r, int status)
 }
 
 
+/* "HTTP/1.1 200 OK\r\n", in one piece when it fits; status is three
+ * digits, as the client module and upconn.c both make sure. */
+static void
+client_write_status(struct evbuffer *out, int status, const char *reason)
+{
+	char	 line[128];
+	size_t	 len = strlen(reason);
+
+	memcpy(line, "HTTP/1.1 000 ", 13);
+	line[9] = (char)('0' + status / 100 % 10);
+	line[10] = (char)('0' + status / 10 % 10);
+	line[11] = (char)('0' + status % 10);
+	if (len + 15 > sizeof(line)) {
+		evbuffer_add(out, line, 13);
+		evbuffer_add(out, reason, len);
+		evbuffer_add(out, "\r\n", 2);
+		return;
+	}
+	memcpy(line + 13, reason, len);
+	memcpy(line + 13 + len, "\r\n", 2);
+	evbuffer_add(out, line, len + 15);
+}
+
+
 static void
 client_write_head(struct client_request *r, int status, const char *reason)
 {
 	struct client_conn	*c = r->conn;
 	struct evbuffer		*out = c->out;
 
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status,
-	    reason != NULL ? reason : client_reason(status));
+	client_write_status(out, status, reason != NULL ? reason :
+	    client_reason(status));
 	evbuffer_add_buffer(out, c->fields);
 	if (!r->has_date) {
 		headers_add(out, "Date", client_date(c->server));

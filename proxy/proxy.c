@@ -503,8 +503,11 @@ proxy_vary_add(char *buf, size_t len, const char *value)
 			memcpy(token, p, n);
 			token[n] = '\0';
 			if (!token_list_has(buf, token)) {
-				snprintf(buf + used, len - used, "%s%s",
-				    used > 0 ? ", " : "", token);
+				if (used > 0) {
+					memcpy(buf + used, ", ", 2);
+					used += 2;
+				}
+				memcpy(buf + used, token, n + 1);
 			}
 		}
 		p += strcspn(p, ",");

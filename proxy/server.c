@@ -1,9 +1,12 @@
 /*
- * The server: one event loop, its listeners, the client connections
- * (client.c) and the request path (proxy.c), and the signals that stop
- * it.  Listeners are bound with our own evconnlistener so the backlog
- * is ours and a port of 0 (the tests' way to get a free port) can be
- * reported back.
+ * The server: it binds the listeners, then serves them from one event
+ * loop in this process or, with more than one worker, has master.c
+ * fork the workers that do.  A worker's loop runs the client
+ * connections (client.c), the request path (proxy.c) and the admin
+ * address, until SIGTERM or SIGINT (alone) or its master (as a worker)
+ * says to stop.  Sockets are bound here rather than by evconnlistener
+ * so the backlog is ours, every worker shares them, and a port of 0
+ * (the tests' way to get a free port) can be reported back.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
