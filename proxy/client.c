@@ -73,8 +73,8 @@ struct client_conn;
 
 struct client_request {
 	struct client_conn	*conn;
-	char			*method;
-	char			*target;
+	const char		*method;	/* in head's block, or "-" */
+	char			*target;	/* in head's block, or NULL */
 	int			 minor;
 	struct head		 head;
 	bool			 has_length;	/* Content-Length added */
@@ -109,6 +109,8 @@ struct client_conn {
 	struct evbuffer			*out;
 	struct evbuffer			*fields;	/* of the response
 							 * being prepared */
+	struct evbuffer			*body;		/* of the request
+							 * being read */
 	bool				 read_paused;
 	enum client_state		 state;
 	struct client_request		 req;
@@ -156,6 +158,23 @@ client_tv(long ms)
 }
 
 
+/*
+ * Every connection re-arms its timer two or three times a request with
+ * one of the same two durations.  As libevent "common timeouts" they sit
+ * in a queue per duration instead of the timer heap, so re-arming costs
+ * the same with ten thousand connections as with one.
+ */
+static struct timeval
+client_common_tv(struct event_base *base, long ms)
+{
+	struct timeval		 tv = client_tv(ms);
+	const struct timeval	*common;
+
+	common = event_base_init_common_timeout(base, &tv);
+	return (common != NULL ? *common : tv);
+}
+
+
 /* Field values: visible bytes, obs-text, spaces and tabs; no NUL, CR,
  * LF or other control bytes. */
 static bool
@@ -195,16 +214,11 @@ client_date(struct client_server *s)
 static void
 client_request_clear(struct client_request *r)
 {
-	free(r->method);
-	free(r->target);
 	head_clear(&r->head);
-	if (r->body != NULL) {
-		evbuffer_free(r->body);
-	}
 }
 
 
-static int
+static void
 client_request_init(struct client_conn *c)
 {
 	struct client_request	*r = &c->req;
@@ -212,13 +226,11 @@ client_request_init(struct client_conn *c)
 	memset(r, 0, sizeof(*r));
 	r->conn = c;
 	head_init(&r->head);
-	if (c->fields != NULL) {
-		evbuffer_drain(c->fields, evbuffer_get_length(c->fields));
-	}
-	if ((r->body = evbuffer_new()) == NULL) {
-		return (-1);
-	}
-	return (0);
+	/* The buffers are the connection's, kept from one request to the
+	 * next: emptied, not made anew. */
+	evbuffer_drain(c->fields, evbuffer_get_length(c->fields));
+	evbuffer_drain(c->body, evbuffer_get_length(c->body));
+	r->body = c->body;
 }
 
 
@@ -311,10 +323,10 @@ client_parse_request_line(struct client_request *r, char *line)
 	if (!token_valid(line, (size_t)(sp1 - line))) {
 		return (client_refuse(r, 400, "malformed method"));
 	}
-	if ((r->method = strdup(line)) == NULL ||
-	    (r->target = strdup(sp1 + 1)) == NULL) {
-		return (client_refuse(r, 500, "out of memory"));
-	}
+	/* Both stay in the head's block, which lives as long as the
+	 * request: no copies. */
+	r->method = line;
+	r->target = sp1 + 1;
 	if (strncmp(sp2 + 1, "HTTP/", 5) != 0 || !isdigit((unsigned char)
 	    sp2[6]) || sp2[7] != '.' || !isdigit((unsigned char)sp2[8]) ||
 	    sp2[9] != '\0') {
@@ -569,14 +581,7 @@ client_dispatch(struct client_conn *c, int status, const char *message)
 		r->close_after = true;
 		c->read_paused = true;
 		if (r->method == NULL) {
-			r->method = strdup("-");
-		}
-		if (r->target == NULL) {
-			r->target = strdup("-");
-		}
-		if (r->method == NULL || r->target == NULL) {
-			client_conn_free(c);
-			return (-1);
+			r->method = "-";
 		}
 	}
 	c->server->cb(r, status, message, c->server->arg);
@@ -806,6 +811,9 @@ client_conn_release(struct client_conn *c)
 	if (c->fields != NULL) {
 		evbuffer_free(c->fields);
 	}
+	if (c->body != NULL) {
+		evbuffer_free(c->body);
+	}
 	if (c->out != NULL) {
 		evbuffer_free(c->out);
 	}
@@ -827,17 +835,17 @@ client_conn_new(struct client_server *s, evutil_socket_t fd)
 	}
 	c->fd = fd;
 	c->server = s;
-	if (client_request_init(c) == -1 ||
-	    (c->in = evbuffer_new()) == NULL ||
+	if ((c->in = evbuffer_new()) == NULL ||
 	    (c->out = evbuffer_new()) == NULL ||
 	    (c->fields = evbuffer_new()) == NULL ||
+	    (c->body = evbuffer_new()) == NULL ||
 	    (c->timer = evtimer_new(s->base, client_timer_cb, c)) == NULL ||
 	    (c->ev = event_new(s->base, fd, EV_READ | EV_WRITE | EV_PERSIST |
 	    EV_ET, client_io_cb, c)) == NULL || event_add(c->ev, NULL) == -1) {
-		client_request_clear(&c->req);
 		client_conn_release(c);
 		return (NULL);
 	}
+	client_request_init(c);
 	return (c);
 }
 
@@ -1027,11 +1035,7 @@ client_reply_end(struct client_request *r)
 		return;
 	}
 	client_request_clear(r);
-	if (client_request_init(c) == -1) {
-		c->read_paused = true;
-		client_set_state(c, CLIENT_CLOSING);
-		return;
-	}
+	client_request_init(c);
 	client_set_state(c, CLIENT_IDLE);
 	/* A pipelined request may wait in the buffer, or in the socket
 	 * while reading was paused: read it from the loop, not from
@@ -1083,8 +1087,9 @@ client_server_new(struct event_base *base, const struct config *config,
 	s->config = config;
 	s->cb = cb;
 	s->arg = arg;
-	s->idle_tv = client_tv(config->timeouts.client_idle);
-	s->header_tv = client_tv(config->timeouts.client_header);
+	s->idle_tv = client_common_tv(base, config->timeouts.client_idle);
+	s->header_tv = client_common_tv(base,
+	    config->timeouts.client_header);
 	TAILQ_INIT(&s->conns);
 	if ((s->resume = evtimer_new(base, client_accept_resume, s)) == NULL) {
 		free(s);
@@ -1212,7 +1217,7 @@ client_request_method(const struct client_request *r)
 const char *
 client_request_target(const struct client_request *r)
 {
-	return (r->target);
+	return (r->target != NULL ? r->target : "-");
 }
 
 
@@ -1263,6 +1268,14 @@ client_response_add(struct client_request *r, const char *name,
 		r->has_date = true;
 	}
 	headers_add(r->conn->fields, name, value);
+}
+
+
+void
+client_response_add_lines(struct client_request *r, const char *lines,
+    size_t len)
+{
+	evbuffer_add(r->conn->fields, lines, len);
 }
 
 

@@ -77,6 +77,11 @@ bool		 client_request_tls(const struct client_request *);
 void		 client_response_add(struct client_request *,
 		    const char *name, const char *value);
 
+/* Adds len bytes of whole "name: value\r\n" lines, none of them
+ * Content-Length or Date, as one piece. */
+void		 client_response_add_lines(struct client_request *,
+		    const char *lines, size_t len);
+
 /* Sends a complete response with body (may be NULL) and ends it.  A
  * NULL reason is the status's standard phrase. */
 void		 client_reply(struct client_request *, int status,

@@ -4,9 +4,10 @@
  * headers the response gets, in the order they are sent.
  *
  * The header values point at the policy's precomputed strings or at
- * the request's own strings wherever possible.  What must be built (a
- * Max-Age number, a reflected list of header names) goes into one
- * allocation per decision, cors_result.owned.
+ * the request's own strings wherever possible.  The Max-Age number is
+ * written into the result itself; a reflected list of header names,
+ * the only value that needs an allocation, goes into
+ * cors_result.owned.
  *
  * Access-Control-Request-Headers is attacker-controlled and may be
  * long, so it is walked in place: the names are never copied out
@@ -24,9 +25,6 @@
 #define CORS_VARY	"Origin, Access-Control-Request-Method, " \
 			    "Access-Control-Request-Headers"
 #define CORS_VARY_PNA	CORS_VARY ", Access-Control-Request-Private-Network"
-
-/* Room for a Max-Age value: any long in decimal, and its NUL. */
-#define CORS_NUMBER_MAX	24
 
 /* The longest origin a reason quotes; logs need no more to tell. */
 #define CORS_REASON_ORIGIN_MAX	256
@@ -345,41 +343,45 @@ cors_join_names(const struct cors_request *req, char *buf)
 }
 
 
-/*
- * Builds what must be built: the Max-Age number and, when the names
- * are reflected, their list.  One allocation for both.
- */
-static int
-cors_build_owned(struct cors_result *out, const struct cors_request *req,
-    const struct cors_names *names, bool reflect, const char **age,
-    const char **list)
+/* Writes the Max-Age value into out->max_age, without printf: this
+ * runs on every preflight.  Returns it, or NULL when not sent. */
+static const char *
+cors_max_age(struct cors_result *out)
 {
-	size_t	 size = 0;
+	char		 digits[sizeof(out->max_age)];
+	size_t		 i = sizeof(digits) - 1;
+	unsigned long	 n;
 
-	*age = NULL;
+	if (out->policy->max_age < 0) {
+		return NULL;
+	}
+	n = (unsigned long)out->policy->max_age;
+	digits[i] = '\0';
+	do {
+		digits[--i] = (char)('0' + n % 10);
+		n /= 10;
+	} while (n > 0);
+	memcpy(out->max_age, digits + i, sizeof(digits) - i);
+	return out->max_age;
+}
+
+
+/* Builds the reflected list of requested header names, the one value
+ * a preflight may need allocated.  Returns 0, or -1 when out of
+ * memory. */
+static int
+cors_reflect_names(struct cors_result *out, const struct cors_request *req,
+    const struct cors_names *names, const char **list)
+{
 	*list = NULL;
-	if (out->policy->max_age >= 0) {
-		size += CORS_NUMBER_MAX;
-	}
-	if (reflect && names->count > 0) {
-		size += names->joined_len + 1;
-	}
-	if (size == 0) {
+	if (names->count == 0) {
 		return 0;
 	}
-	if ((out->owned = malloc(size)) == NULL) {
+	if ((out->owned = malloc(names->joined_len + 1)) == NULL) {
 		return -1;
 	}
-
-	if (out->policy->max_age >= 0) {
-		*age = out->owned;
-		snprintf(out->owned, CORS_NUMBER_MAX, "%ld",
-		    out->policy->max_age);
-	}
-	if (reflect && names->count > 0) {
-		*list = out->owned + (*age != NULL ? CORS_NUMBER_MAX : 0);
-		cors_join_names(req, (char *)*list);
-	}
+	cors_join_names(req, out->owned);
+	*list = out->owned;
 	return 0;
 }
 
@@ -402,9 +404,11 @@ cors_allow_preflight(struct cors_result *out,
 	rh = p->allow_headers.any || out->reported;
 	pna = req->request_private_network &&
 	    (p->allow_private_network || out->reported);
-	if (cors_build_owned(out, req, names, rh, &age, &list) == -1) {
+	list = NULL;
+	if (rh && cors_reflect_names(out, req, names, &list) == -1) {
 		return -1;
 	}
+	age = cors_max_age(out);
 
 	out->decision = CORS_ALLOWED;
 	cors_add(out, "Access-Control-Allow-Origin",

@@ -51,7 +51,7 @@ enum cors_reason {
 struct cors_header {
 	const char	*name;
 	const char	*value;		/* points into the policy, the
-					 * request or cors_result.owned */
+					 * request or the result */
 };
 
 struct cors_result {
@@ -92,6 +92,7 @@ struct cors_result {
 						 * response's header names */
 	struct cors_header	 headers[CORS_MAX_HEADERS];
 	size_t			 nheaders;
+	char			 max_age[24];	/* Max-Age in decimal */
 	char			*owned;		/* reflected values */
 };
 
@@ -107,7 +108,8 @@ bool	cors_is_preflight(const struct cors_request *);
  * denied preflight only Vary; for an actual request Allow-Origin,
  * -Credentials and -Expose-Headers.  out is overwritten, so clear a
  * previous result first.  Header values stay valid while set, the
- * request's strings and out live.  Returns 0, or -1 when out of memory
+ * request's strings and out live; some point into out itself, so out
+ * is used where it is and never copied.  Returns 0, or -1 when out of memory
  * (out then holds nothing).  Free with cors_result_clear().
  */
 int	cors_decide(const struct policy_set *set, const size_t *indexes,

@@ -82,24 +82,36 @@ headers_is_cors(enum headers_name n)
 }
 
 
+size_t
+headers_line(char *buf, size_t len, const char *name, const char *value)
+{
+	size_t	 nlen = strlen(name), vlen = strlen(value);
+
+	if (nlen + vlen + 4 > len) {
+		return 0;
+	}
+	memcpy(buf, name, nlen);
+	memcpy(buf + nlen, ": ", 2);
+	memcpy(buf + nlen + 2, value, vlen);
+	memcpy(buf + nlen + 2 + vlen, "\r\n", 2);
+	return nlen + vlen + 4;
+}
+
+
 void
 headers_add(struct evbuffer *out, const char *name, const char *value)
 {
-	size_t	 nlen = strlen(name), vlen = strlen(value);
 	char	 line[512];
+	size_t	 n;
 
-	if (nlen + vlen + 4 > sizeof(line)) {
-		evbuffer_add(out, name, nlen);
-		evbuffer_add(out, ": ", 2);
-		evbuffer_add(out, value, vlen);
-		evbuffer_add(out, "\r\n", 2);
+	if ((n = headers_line(line, sizeof(line), name, value)) > 0) {
+		evbuffer_add(out, line, n);
 		return;
 	}
-	memcpy(line, name, nlen);
-	memcpy(line + nlen, ": ", 2);
-	memcpy(line + nlen + 2, value, vlen);
-	memcpy(line + nlen + 2 + vlen, "\r\n", 2);
-	evbuffer_add(out, line, nlen + vlen + 4);
+	evbuffer_add(out, name, strlen(name));
+	evbuffer_add(out, ": ", 2);
+	evbuffer_add(out, value, strlen(value));
+	evbuffer_add(out, "\r\n", 2);
 }
 
 

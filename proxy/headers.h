@@ -53,6 +53,12 @@ bool	headers_is_hop_by_hop(enum headers_name);
 /* Returns true for every Access-Control-* name. */
 bool	headers_is_cors(enum headers_name);
 
+/* Writes "name: value\r\n" at buf, which has room for len bytes.
+ * Returns the bytes written, or 0 (nothing written) when it does not
+ * fit. */
+size_t	headers_line(char *buf, size_t len, const char *name,
+	    const char *value);
+
 /* Appends "name: value\r\n" to out. */
 void	headers_add(struct evbuffer *out, const char *name,
 	    const char *value);

@@ -54,6 +54,8 @@ struct proxy {
 	const struct config	*config;
 	struct upstream_pool	*pool;
 	unsigned		 inflight;
+	struct exchange		*spare;		/* freed, kept for the
+						 * next request */
 };
 
 struct exchange {
@@ -201,10 +203,16 @@ exchange_log(const struct exchange *ex, const char *target)
 static void
 exchange_free(struct exchange *ex)
 {
+	struct proxy	*p = ex->proxy;
+
 	cors_result_clear(&ex->cors);
 	free(ex->request_headers);
-	ex->proxy->inflight--;
-	free(ex);
+	p->inflight--;
+	if (p->spare == NULL) {
+		p->spare = ex;
+	} else {
+		free(ex);
+	}
 }
 
 
@@ -249,15 +257,28 @@ exchange_client_closed(struct client_request *client, void *arg)
 
 /* ---- responses the proxy makes itself -------------------------------- */
 
+/* The decision's header lines, formatted together and added as one
+ * piece: a preflight answer is little else. */
 static void
 exchange_add_cors_headers(struct exchange *ex)
 {
-	size_t	 i;
+	const struct cors_header	*h;
+	char				 lines[2048];
+	size_t				 i, len = 0, n;
 
 	for (i = 0; i < ex->cors.nheaders; i++) {
-		client_response_add(ex->client, ex->cors.headers[i].name,
-		    ex->cors.headers[i].value);
+		h = &ex->cors.headers[i];
+		n = headers_line(lines + len, sizeof(lines) - len, h->name,
+		    h->value);
+		if (n == 0) {
+			/* A long reflected value: in its own piece. */
+			client_response_add_lines(ex->client, lines, len);
+			client_response_add(ex->client, h->name, h->value);
+			len = 0;
+		}
+		len += n;
 	}
+	client_response_add_lines(ex->client, lines, len);
 }
 
 
@@ -875,7 +896,12 @@ exchange_new(struct proxy *p, struct client_request *req)
 {
 	struct exchange	*ex;
 
-	if ((ex = calloc(1, sizeof(*ex))) == NULL) {
+	/* Most requests end before the next starts: one kept exchange
+	 * saves an allocation on each. */
+	if ((ex = p->spare) != NULL) {
+		p->spare = NULL;
+		memset(ex, 0, sizeof(*ex));
+	} else if ((ex = calloc(1, sizeof(*ex))) == NULL) {
 		return (NULL);
 	}
 	p->inflight++;
@@ -993,6 +1019,7 @@ proxy_free(struct proxy *p)
 		return;
 	}
 	upstream_pool_free(p->pool);
+	free(p->spare);
 	free(p);
 }
 
