@@ -91,6 +91,9 @@ struct upconn {
 static void	upconn_io_cb(evutil_socket_t, short, void *);
 static void	upconn_timer_cb(evutil_socket_t, short, void *);
 
+/* A timeout that fires on the loop's next turn. */
+static const struct timeval	upconn_now = { 0, 0 };
+
 
 /* ---- life ------------------------------------------------------- */
 
@@ -165,13 +168,16 @@ upconn_free(struct upconn *c)
 }
 
 
-static void
-upconn_arm(struct upconn *c, long ms)
+struct timeval
+upconn_timeout(struct event_base *base, long ms)
 {
-	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval		 tv = { ms / 1000, (ms % 1000) * 1000 };
+	const struct timeval	*common;
 
-	evtimer_add(c->timer, &tv);
+	common = event_base_init_common_timeout(base, &tv);
+	return (common != NULL ? *common : tv);
 }
+
 
 
 /* The last call for a request: after it, c may be gone. */
@@ -209,7 +215,7 @@ upconn_connect(struct upconn *c)
 		return (-1);
 	}
 	c->state = UPCONN_CONNECTING;
-	upconn_arm(c, c->set.connect_ms);
+	evtimer_add(c->timer, &c->set.connect_tv);
 	return (0);
 }
 
@@ -277,7 +283,7 @@ upconn_connected(struct upconn *c)
 	if (c->ssl == NULL) {
 		c->state = UPCONN_HEAD;
 	}
-	upconn_arm(c, c->set.read_ms);
+	evtimer_add(c->timer, &c->set.read_tv);
 	return (UPCONN_GO_ON);
 }
 
@@ -478,7 +484,7 @@ upconn_finish(struct upconn *c)
 		c->keepalive = false;
 		upconn_close(c);
 	}
-	upconn_arm(c, c->set.read_ms);
+	evtimer_add(c->timer, &c->set.read_tv);
 	c->cb->done(c->arg);
 	return (UPCONN_STOP);
 }
@@ -542,7 +548,7 @@ upconn_on_read(struct upconn *c)
 	}
 	if (evbuffer_get_length(c->in) > 0) {
 		c->received = true;
-		upconn_arm(c, c->set.read_ms);
+		evtimer_add(c->timer, &c->set.read_tv);
 	}
 	return (upconn_parse(c, rc == 1));
 }
@@ -662,12 +668,12 @@ upconn_request(struct upconn *c, bool is_head,
 			c->connect_error = errno;
 			upconn_close(c);
 			c->state = UPCONN_CONNECTING;
-			upconn_arm(c, 0);
+			evtimer_add(c->timer, &upconn_now);
 		}
 		return;
 	}
 	c->state = UPCONN_HEAD;
-	upconn_arm(c, c->set.read_ms);
+	evtimer_add(c->timer, &c->set.read_tv);
 	event_active(c->ev, EV_WRITE, 1);
 }
 
@@ -684,7 +690,7 @@ upconn_pause(struct upconn *c, bool paused)
 		/* A slow client is no fault of the server's. */
 		evtimer_del(c->timer);
 	} else {
-		upconn_arm(c, c->set.read_ms);
+		evtimer_add(c->timer, &c->set.read_tv);
 		event_active(c->ev, EV_READ, 1);
 	}
 }

@@ -12,6 +12,7 @@
 #define CORSPROXY_UPCONN_H
 
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -48,10 +49,15 @@ struct upconn_settings {
 	socklen_t		 addrlen;
 	SSL_CTX			*ssl_ctx;	/* NULL: plain HTTP */
 	const char		*tls_name;	/* SNI and the name verified */
-	long			 connect_ms;
-	long			 read_ms;
+	struct timeval		 connect_tv;	/* as made by
+						 * upconn_timeout() */
+	struct timeval		 read_tv;
 	size_t			 header_max;
 };
+
+/* The timeval for a timeout of ms on base: a libevent common timeout,
+ * queued per duration instead of in the timer heap. */
+struct timeval	 upconn_timeout(struct event_base *base, long ms);
 
 /* Called when an idle connection is closed by its peer or times out;
  * the callee frees it (later is fine). */

@@ -283,8 +283,9 @@ upstream_conn_new(struct upstream_server *s)
 	set.addrlen = s->addrlen;
 	set.ssl_ctx = s->conf->tls ? s->ssl_ctx : NULL;
 	set.tls_name = s->conf->host;
-	set.connect_ms = conf->timeouts.upstream_connect;
-	set.read_ms = conf->timeouts.upstream_read;
+	set.connect_tv = upconn_timeout(set.base,
+	    conf->timeouts.upstream_connect);
+	set.read_tv = upconn_timeout(set.base, conf->timeouts.upstream_read);
 	set.header_max = UPSTREAM_HEAD_MAX;
 	if ((c->conn = upconn_new(&set, upstream_conn_closed, c)) == NULL) {
 		free(c);
