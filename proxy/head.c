@@ -17,8 +17,10 @@
 #include "token.h"
 
 struct head_index {
-	unsigned char	 count[HEADERS_NNAMES];
-	const char	*last[HEADERS_NNAMES];
+	unsigned char		 count[HEADERS_NNAMES];
+	const char		*last[HEADERS_NNAMES];
+	const struct evkeyval	*first;		/* the fields' array */
+	unsigned char		*names;		/* each field's name */
 };
 
 
@@ -131,6 +133,7 @@ head_index_add(struct head_index *x, const struct evkeyval *kv)
 {
 	enum headers_name	 n = headers_name(kv->key);
 
+	x->names[kv - x->first] = (unsigned char)n;
 	if (x->count[n] < 255) {
 		x->count[n]++;
 	}
@@ -195,16 +198,18 @@ head_take(struct head *h, struct evbuffer *in, size_t len,
 		lines++;
 		nl++;
 	}
-	/* The index, then the fields, then the text: each part starts
-	 * aligned, the index and evkeyval being made of pointers. */
+	/* The index, then the fields, then their names, then the text:
+	 * the index and evkeyval, made of pointers, start aligned. */
 	fields = sizeof(struct head_index) + lines * sizeof(struct evkeyval);
-	if ((h->block = malloc(fields + len + 1)) == NULL) {
+	if ((h->block = malloc(fields + lines + len + 1)) == NULL) {
 		*error = "out of memory";
 		return (HEAD_BAD);
 	}
 	h->index = (struct head_index *)h->block;
 	memset(h->index, 0, sizeof(*h->index));
-	text = h->block + fields;
+	h->index->first = (struct evkeyval *)(h->index + 1);
+	h->index->names = (unsigned char *)h->block + fields;
+	text = h->block + fields + lines;
 	if (partial) {
 		memcpy(text, p, len);
 	} else {
@@ -212,7 +217,7 @@ head_take(struct head *h, struct evbuffer *in, size_t len,
 	}
 	text[len] = '\0';
 	h->bytes = len;
-	return (head_split(h, text, len, (struct evkeyval *)(h->index + 1),
+	return (head_split(h, text, len, (struct evkeyval *)h->index->first,
 	    max_fields, error));
 }
 
@@ -258,6 +263,13 @@ head_value(const struct head *h, enum headers_name n)
 }
 
 
+enum headers_name
+head_name(const struct head *h, const struct evkeyval *kv)
+{
+	return ((enum headers_name)h->index->names[kv - h->index->first]);
+}
+
+
 bool
 head_lists(const struct head *h, enum headers_name n, const char *token)
 {
@@ -270,7 +282,7 @@ head_lists(const struct head *h, enum headers_name n, const char *token)
 		return (token_list_has(head_value(h, n), token));
 	}
 	TAILQ_FOREACH(kv, &h->fields, next) {
-		if (headers_name(kv->key) == n &&
+		if (head_name(h, kv) == n &&
 		    token_list_has(kv->value, token)) {
 			return (true);
 		}

@@ -54,6 +54,10 @@ enum head_result head_read(struct head *, struct evbuffer *in,
 size_t		 head_count(const struct head *, enum headers_name);
 const char	*head_value(const struct head *, enum headers_name);
 
+/* Which known name field kv of h has, as headers_name() said when the
+ * head was split. */
+enum headers_name head_name(const struct head *, const struct evkeyval *kv);
+
 /* Returns true when any field called name lists token (token.h). */
 bool		 head_lists(const struct head *, enum headers_name,
 		    const char *token);

@@ -257,28 +257,59 @@ exchange_client_closed(struct client_request *client, void *arg)
 
 /* ---- responses the proxy makes itself -------------------------------- */
 
-/* The decision's header lines, formatted together and added as one
- * piece: a preflight answer is little else. */
-static void
-exchange_add_cors_headers(struct exchange *ex)
-{
-	const struct cors_header	*h;
-	char				 lines[2048];
-	size_t				 i, len = 0, n;
+/*
+ * Response header lines gathered in a buffer and handed to the client
+ * module in one piece rather than a call and a buffer append each: a
+ * response is mostly its head.  Content-Length and Date, which the
+ * client module tracks, go through client_response_add().
+ */
+struct proxy_lines {
+	struct client_request	*client;
+	size_t			 len;
+	char			 buf[4096];
+};
 
-	for (i = 0; i < ex->cors.nheaders; i++) {
-		h = &ex->cors.headers[i];
-		n = headers_line(lines + len, sizeof(lines) - len, h->name,
-		    h->value);
-		if (n == 0) {
-			/* A long reflected value: in its own piece. */
-			client_response_add_lines(ex->client, lines, len);
-			client_response_add(ex->client, h->name, h->value);
-			len = 0;
-		}
-		len += n;
+
+static void
+proxy_lines_flush(struct proxy_lines *l)
+{
+	if (l->len > 0) {
+		client_response_add_lines(l->client, l->buf, l->len);
+		l->len = 0;
 	}
-	client_response_add_lines(ex->client, lines, len);
+}
+
+
+static void
+proxy_lines_add(struct proxy_lines *l, enum headers_name n,
+    const char *name, const char *value)
+{
+	size_t	 len;
+
+	if (n != HEADERS_CONTENT_LENGTH && n != HEADERS_DATE) {
+		len = headers_line(l->buf + l->len, sizeof(l->buf) - l->len,
+		    name, value);
+		if (len > 0) {
+			l->len += len;
+			return;
+		}
+	}
+	/* Tracked, or too long for what is left of the buffer. */
+	proxy_lines_flush(l);
+	client_response_add(l->client, name, value);
+}
+
+
+static void
+exchange_add_cors_headers(struct exchange *ex, struct proxy_lines *l)
+{
+	size_t	 i;
+
+	/* None of them is Content-Length or Date. */
+	for (i = 0; i < ex->cors.nheaders; i++) {
+		proxy_lines_add(l, HEADERS_OTHER, ex->cors.headers[i].name,
+		    ex->cors.headers[i].value);
+	}
 }
 
 
@@ -289,14 +320,17 @@ exchange_reply(struct exchange *ex, int status, const char *reason,
 {
 	struct client_request	*client = ex->client;
 	struct evbuffer		*buf = NULL;
+	struct proxy_lines	 lines = { .client = client };
 
-	exchange_add_cors_headers(ex);
+	exchange_add_cors_headers(ex, &lines);
 	if (!ex->cors.preflight) {
-		client_response_add(client, "Vary", "Origin");
+		proxy_lines_add(&lines, HEADERS_VARY, "Vary", "Origin");
 	}
 	if (content_type != NULL) {
-		client_response_add(client, "Content-Type", content_type);
+		proxy_lines_add(&lines, HEADERS_OTHER, "Content-Type",
+		    content_type);
 	}
+	proxy_lines_flush(&lines);
 	if (body != NULL && (buf = evbuffer_new()) != NULL) {
 		evbuffer_add(buf, body, strlen(body));
 		ex->bytes = strlen(body);
@@ -395,7 +429,7 @@ exchange_write_forwarded(struct exchange *ex, struct evbuffer *head,
 	evbuffer_add(head, "X-Forwarded-For: ", 17);
 	if (head_count(in, HEADERS_X_FORWARDED_FOR) > 0) {
 		TAILQ_FOREACH(h, &in->fields, next) {
-			if (headers_name(h->key) == HEADERS_X_FORWARDED_FOR) {
+			if (head_name(in, h) == HEADERS_X_FORWARDED_FOR) {
 				proxy_add_words(head, h->value, ", ",
 				    NULL);
 			}
@@ -436,7 +470,7 @@ exchange_write_head(struct exchange *ex, struct evbuffer *head)
 	    client_request_target(ex->client), " HTTP/1.1\r\n", NULL);
 	headers_add(head, "Host", exchange_upstream_host(ex, client_host));
 	TAILQ_FOREACH(h, &in->fields, next) {
-		enum headers_name	 n = headers_name(h->key);
+		enum headers_name	 n = head_name(in, h);
 
 		if (!proxy_is_hop_header(in, h->key, n) &&
 		    !proxy_is_replaced_request_header(n)) {
@@ -546,7 +580,7 @@ exchange_expose_all(struct exchange *ex, const struct head *in)
 	char			 names[2048] = "";
 
 	TAILQ_FOREACH(h, &in->fields, next) {
-		enum headers_name	 n = headers_name(h->key);
+		enum headers_name	 n = head_name(in, h);
 
 		if (!proxy_is_hop_header(in, h->key, n) &&
 		    !headers_is_cors(n)) {
@@ -588,26 +622,28 @@ exchange_copy_response_headers(struct exchange *ex, const struct head *in)
 	const struct evkeyval	*h;
 	bool			 strip_cors, fits = true;
 	char			 vary[1024] = "";
+	struct proxy_lines	 lines = { .client = ex->client };
 
 	/* In report mode an origin no policy knows gets the backend's own
 	 * answer, as if the proxy were not there. */
 	strip_cors = ex->creq.origin != NULL && !ex->preflight_forwarded &&
 	    !(ex->cors.reported && ex->cors.decision == CORS_DENIED);
 	TAILQ_FOREACH(h, &in->fields, next) {
-		enum headers_name	 n = headers_name(h->key);
+		enum headers_name	 n = head_name(in, h);
 
 		if (n == HEADERS_VARY) {
 			fits &= proxy_vary_add(vary, sizeof(vary), h->value);
 		}
 		if (!proxy_skip_response_header(in, h->key, n, strip_cors)) {
-			client_response_add(ex->client, h->key, h->value);
+			proxy_lines_add(&lines, n, h->key, h->value);
 		}
 	}
 	if (strip_cors) {
-		exchange_add_cors_headers(ex);
-		if (ex->cors.expose_all) {
-			exchange_expose_all(ex, in);
-		}
+		exchange_add_cors_headers(ex, &lines);
+	}
+	proxy_lines_flush(&lines);
+	if (strip_cors && ex->cors.expose_all) {
+		exchange_expose_all(ex, in);
 	}
 	if (!ex->preflight_forwarded) {
 		fits &= proxy_vary_add(vary, sizeof(vary), "Origin");
@@ -846,7 +882,7 @@ exchange_request_headers(const struct head *in)
 		return (NULL);
 	}
 	TAILQ_FOREACH(h, &in->fields, next) {
-		if (headers_name(h->key) == HEADERS_AC_REQUEST_HEADERS) {
+		if (head_name(in, h) == HEADERS_AC_REQUEST_HEADERS) {
 			evbuffer_add_printf(buf, "%s%s",
 			    evbuffer_get_length(buf) > 0 ? "," : "", h->value);
 		}
