@@ -32,6 +32,8 @@ admin_handle(struct client_request *req, int refused, const char *message,
 	const char	*target = client_request_target(req);
 	struct evbuffer	*body;
 
+	(void)arg;
+
 	if ((body = evbuffer_new()) == NULL) {
 		client_reply(req, 500, "Internal Server Error", NULL);
 		return;

@@ -730,6 +730,8 @@ client_io_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct client_conn	*c = arg;
 
+	(void)fd;
+
 	c->in_io = true;
 	if ((what & EV_WRITE) && client_flush(c) == -1) {
 		goto fail;
@@ -756,6 +758,9 @@ static void
 client_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct client_conn	*c = arg;
+
+	(void)fd;
+	(void)what;
 
 	if (c->state == CLIENT_HEAD) {
 		log_debug("client %s: request head not complete within "
@@ -894,6 +899,8 @@ client_accept(struct evconnlistener *l, evutil_socket_t fd,
 	struct client_server	*s = arg;
 	struct client_conn	*c;
 	int			 one = 1;
+
+	(void)l;
 
 	if ((c = client_conn_new(s, fd)) == NULL) {
 		log_error("client: out of memory; connection dropped");
@@ -1133,6 +1140,9 @@ client_accept_resume(evutil_socket_t fd, short what, void *arg)
 	struct client_server	*s = arg;
 	size_t			 i;
 
+	(void)fd;
+	(void)what;
+
 	for (i = 0; i < s->nlisteners && !s->paused; i++) {
 		evconnlistener_enable(s->listeners[i]);
 	}
@@ -1146,6 +1156,8 @@ client_accept_error(struct evconnlistener *l, void *arg)
 	struct timeval		 pause = client_tv(100);
 	int			 err = EVUTIL_SOCKET_ERROR();
 	size_t			 i;
+
+	(void)l;
 
 	log_warn("accept: %s", evutil_socket_error_to_string(err));
 	if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
@@ -1278,6 +1290,8 @@ client_request_body(struct client_request *r)
 bool
 client_request_tls(const struct client_request *r)
 {
+	(void)r;
+
 	return (false);
 }
 

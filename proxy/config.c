@@ -272,6 +272,9 @@ config_set_listen(struct schema_ctx *sc, const struct schema_key *k,
 	struct config_ctx	*ctx = sc->owner;
 	size_t			 i;
 
+	(void)k;
+	(void)target;
+
 	if (v->kind != YAMLTREE_SEQUENCE) {
 		config_add_listen(ctx, v);
 		return;
@@ -305,6 +308,8 @@ config_set_admin(struct schema_ctx *sc, const struct schema_key *k,
 	char			*host;
 	int			 port;
 
+	(void)target;
+
 	if (config_address(ctx, v, k->name, &host, &port) == -1) {
 		return;
 	}
@@ -321,6 +326,8 @@ config_set_workers(struct schema_ctx *sc, const struct schema_key *k,
 {
 	struct config_ctx	*ctx = sc->owner;
 	long			 n;
+
+	(void)target;
 
 	if (strcmp(v->text, "auto") == 0) {
 		ctx->conf->workers = 0;
@@ -433,6 +440,9 @@ config_set_upstream(struct schema_ctx *sc, const struct schema_key *k,
 	struct config_ctx	*ctx = sc->owner;
 	struct config_upstream	*g;
 
+	(void)k;
+	(void)target;
+
 	if ((g = config_add_group(ctx, "default", &v->mark)) != NULL) {
 		config_add_server(ctx, g, v->text, &v->mark);
 	}
@@ -476,6 +486,9 @@ config_set_upstreams(struct schema_ctx *sc, const struct schema_key *k,
 	struct config_ctx	*ctx = sc->owner;
 	size_t			 i;
 
+	(void)k;
+	(void)target;
+
 	if (v->npairs == 0) {
 		diag_error(ctx->schema.diag, &v->mark, "'upstreams' must not "
 		    "be empty");
@@ -494,6 +507,8 @@ config_set_servers(struct schema_ctx *sc, const struct schema_key *k,
 	struct config_upstream		*g = target;
 	const struct yamltree_node	*item;
 	size_t				 i;
+
+	(void)k;
 
 	if (v->kind == YAMLTREE_SCALAR) {
 		config_add_server(ctx, g, v->text, &v->mark);
@@ -525,6 +540,8 @@ config_set_host_mode(struct schema_ctx *sc, const struct schema_key *k,
 	struct config_upstream	*g = target;
 	char			*host;
 	int			 port;
+
+	(void)k;
 
 	if (strcmp(v->text, "upstream") == 0) {
 		g->host_mode = CONFIG_HOST_UPSTREAM;
@@ -615,6 +632,9 @@ config_set_routes(struct schema_ctx *sc, const struct schema_key *k,
 	struct config_ctx	*ctx = sc->owner;
 	size_t			 i;
 
+	(void)k;
+	(void)target;
+
 	for (i = 0; i < v->nitems; i++) {
 		config_add_route(ctx, v->items[i]);
 	}
@@ -628,6 +648,8 @@ config_set_path(struct schema_ctx *sc, const struct schema_key *k,
 	struct config_ctx		*ctx = sc->owner;
 	struct config_route_draft	*d = target;
 	const char			*s;
+
+	(void)k;
 
 	if (v->text[0] != '/') {
 		diag_error(ctx->schema.diag, &v->mark, "route path '%s' must "
@@ -824,6 +846,9 @@ config_set_policies(struct schema_ctx *sc, const struct schema_key *k,
     const struct yamltree_node *v, void *target)
 {
 	struct config_ctx	*ctx = sc->owner;
+
+	(void)k;
+	(void)target;
 
 	ctx->policies = v;
 }

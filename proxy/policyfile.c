@@ -217,6 +217,8 @@ policyfile_set_name(struct schema_ctx *ctx, const struct schema_key *k,
 {
 	struct policy	*p = target;
 
+	(void)k;
+
 	if (!confvalue_is_name(v->text)) {
 		diag_error(ctx->diag, &v->mark, "bad policy name '%s': use "
 		    "letters, digits, '-', '_' and '.'", v->text);
@@ -293,6 +295,8 @@ policyfile_set_origins(struct schema_ctx *ctx, const struct schema_key *k,
 {
 	struct policy	*p = target;
 	size_t		 i;
+
+	(void)k;
 
 	if (v->nitems == 0) {
 		diag_error(ctx->diag, &v->mark, "'origins' must not be empty");
@@ -456,6 +460,8 @@ policyfile_set_policy_list(struct schema_ctx *ctx, const struct schema_key *k,
     const struct yamltree_node *v, void *target)
 {
 	size_t	 i;
+
+	(void)k;
 
 	for (i = 0; i < v->nitems; i++) {
 		policyfile_add_policy(ctx, target, v->items[i]);

@@ -243,6 +243,8 @@ exchange_client_closed(struct client_request *client, void *arg)
 {
 	struct exchange		*ex = arg;
 
+	(void)client;
+
 	ex->client_gone = true;
 	log_debug("client %s: connection closed before the response "
 	    "ended", ex->client_addr);
@@ -675,6 +677,8 @@ static void
 exchange_client_drained(struct client_request *client, void *arg)
 {
 	struct exchange	*ex = arg;
+
+	(void)client;
 
 	if (ex->paused && ex->conn != NULL) {
 		ex->paused = false;

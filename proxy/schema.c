@@ -203,6 +203,8 @@ schema_set_node(struct schema_ctx *ctx, const struct schema_key *k,
 {
 	const struct yamltree_node	**dst;
 
+	(void)ctx;
+
 	dst = (const struct yamltree_node **)((char *)target + k->offset);
 	*dst = v;
 }

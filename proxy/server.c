@@ -253,6 +253,9 @@ server_drain_check(evutil_socket_t fd, short what, void *arg)
 	struct timeval	 now, tick = { 0, 50 * 1000 };
 	unsigned	 left = proxy_inflight(s->proxy);
 
+	(void)fd;
+	(void)what;
+
 	event_base_gettimeofday_cached(s->base, &now);
 	if (left == 0) {
 		log_info("all requests finished; exiting");
@@ -300,6 +303,8 @@ server_drain(struct server *s, const char *why)
 static void
 server_signal(evutil_socket_t sig, short what, void *arg)
 {
+	(void)what;
+
 	server_drain(arg, strsignal((int)sig));
 }
 
@@ -311,6 +316,8 @@ server_master_stop(evutil_socket_t fd, short what, void *arg)
 {
 	struct server	*s = arg;
 	char		 c;
+
+	(void)what;
 
 	if (read(fd, &c, 1) == 0) {
 		event_del(s->stop_event);

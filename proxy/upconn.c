@@ -585,6 +585,8 @@ upconn_io_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct upconn	*c = arg;
 
+	(void)fd;
+
 	if (c->state == UPCONN_IDLE) {
 		/* Write readiness comes and goes with every ack. */
 		if (what & EV_READ) {
@@ -620,6 +622,9 @@ upconn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct upconn	*c = arg;
 	char		 msg[200];
+
+	(void)fd;
+	(void)what;
 
 	switch (c->state) {
 	case UPCONN_CONNECTING:

@@ -255,6 +255,8 @@ upstream_conn_closed(struct upconn *uc, void *arg)
 	struct upstream_server	*s = c->server;
 	struct upstream_conn	**p;
 
+	(void)uc;
+
 	c->closed = true;
 	for (p = &s->idle; *p != NULL; p = &(*p)->next) {
 		if (*p == c) {
