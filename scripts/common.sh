@@ -19,6 +19,23 @@ as_root() {
 	fi
 }
 
+# can_install PACKAGES: exits with the command to run when this user can
+# neither install nor borrow root: a fresh Debian has no sudo.
+can_install() {
+	if [ "$(id -u)" -eq 0 ] || command -v sudo >/dev/null 2>&1; then
+		return 0
+	fi
+	cat >&2 <<EOF
+$0: missing Debian packages: $1
+$0: sudo is not installed, so $(id -un) cannot install them; as root, run
+
+    apt-get update && apt-get install -y $1
+
+and then $0 again.
+EOF
+	exit 1
+}
+
 missing_packages() {
 	for p in $packages; do
 		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
@@ -36,10 +53,13 @@ missing_packages() {
 
 install_missing() {
 	missing=$(missing_packages | sort -u | tr '\n' ' ')
-	[ -z "${missing% }" ] && return 0
+	missing=${missing% }
+	[ -z "$missing" ] && return 0
+	can_install "$missing"
 	echo "installing: $missing" >&2
 	as_root apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq \
+	# sudo resets the environment, so the variable goes through env.
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    $missing >&2
 }
 

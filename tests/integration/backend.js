@@ -22,6 +22,8 @@
  *   /cookies            two Set-Cookie headers
  *   /hop                every hop-by-hop response header, chunked
  *   /headers-raw?h=N:V  the given headers, in order, repeats allowed
+ *   /untyped            a body and no Content-Type; ?chunked=1 sends it
+ *                       chunked instead of with a Content-Length
  */
 const http = require('node:http');
 const crypto = require('node:crypto');
@@ -337,6 +339,23 @@ async function handle(req, res, stats, opts) {
 		flat.push('Content-Length', String(Buffer.byteLength(body)));
 		res.writeHead(Number(q.get('status') || 200), flat);
 		res.end(body);
+		return;
+	}
+
+	if (path === '/untyped') {
+		const body = 'no type\n';
+
+		/* Node adds no Content-Type of its own. */
+		if (q.get('chunked') === '1') {
+			res.writeHead(200, []);
+			res.write(body);
+			await sleep(20);
+			res.end(body);
+		} else {
+			res.writeHead(200, ['Content-Length',
+			    String(Buffer.byteLength(body))]);
+			res.end(body);
+		}
 		return;
 	}
 

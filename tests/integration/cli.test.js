@@ -3,7 +3,7 @@
  * The command line: --version, --help, usage errors (exit 2), --check
  * (exit 0 valid, 1 invalid, every error as FILE:LINE:COLUMN), load-time
  * warnings, the start-up line, several listeners and upstreams, flags
- * over the file.
+ * over the file, and a policy file found beside the config that names it.
  */
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -325,6 +325,158 @@ upstream: ${backend.url}
 	assert.equal(proxy.host, '127.0.0.1');
 	const { echo } = await h.echo(proxy.port);
 	assert.equal(echo.url, '/echo');
+});
+
+/* A preflight for PUT with a custom header, which only a policy with
+ * the development defaults' methods and headers allows. */
+function putPreflight(port, origin, extra = []) {
+	return h.request(port, { method: 'OPTIONS', target: '/echo/api',
+	    headers: [['Origin', origin],
+	    ['Access-Control-Request-Method', 'PUT'],
+	    ['Access-Control-Request-Headers', 'x-custom'], ...extra] });
+}
+
+function allowOrigin(res) {
+	return h.getHeaders(res, 'access-control-allow-origin');
+}
+
+test('-o replaces the origins of the config file and keeps the other ' +
+    'development defaults', T, async (t) => {
+	const backend = await h.backendFor(t);
+	const file = h.writeConfig(h.tempDir(t), `
+upstream: ${backend.url}
+policies:
+  - name: only
+    origins: [https://old.test]
+    allow_methods: [GET]
+`);
+	const proxy = await h.startProxy(['-c', file, '-o', 'https://new.test'],
+	    { t });
+	const oldPre = await putPreflight(proxy.port, 'https://old.test');
+	const newPre = await putPreflight(proxy.port, 'https://new.test',
+	    [['Access-Control-Request-Private-Network', 'true']]);
+	const oldGet = await h.request(proxy.port, { target: '/echo/old',
+	    headers: [['Origin', 'https://old.test']] });
+	const newGet = await h.request(proxy.port, { target: '/echo/new',
+	    headers: [['Origin', 'https://new.test']] });
+
+	assert.equal(oldPre.status, 403, oldPre.statusLine);
+	assert.deepEqual(allowOrigin(oldPre), []);
+	assert.deepEqual(allowOrigin(oldGet), []);
+
+	/* The file's policy allowed GET only: PUT, a custom header,
+	 * credentials and private-network access are the development
+	 * defaults that -o keeps. */
+	assert.equal(newPre.status, 204, newPre.statusLine);
+	assert.deepEqual(allowOrigin(newPre), ['https://new.test']);
+	assert.ok(h.headerTokens(newPre, 'access-control-allow-methods')
+	    .includes('PUT'), JSON.stringify(newPre.headers));
+	assert.ok(h.headerTokens(newPre, 'access-control-allow-headers')
+	    .map((v) => v.toLowerCase()).includes('x-custom'),
+	    JSON.stringify(newPre.headers));
+	assert.deepEqual(h.getHeaders(newPre,
+	    'access-control-allow-credentials'), ['true']);
+	assert.deepEqual(h.getHeaders(newPre,
+	    'access-control-allow-private-network'), ['true']);
+	assert.deepEqual(allowOrigin(newGet), ['https://new.test']);
+
+	/* The rest of the file still holds: its upstream served both. */
+	assert.equal(backend.count('/echo/old'), 1);
+	assert.equal(backend.count('/echo/new'), 1);
+});
+
+test('-p replaces the policies the config file names', T, async (t) => {
+	const backend = await h.backendFor(t);
+	const dir = h.tempDir(t);
+	const file = h.writeConfig(dir, `
+upstream: ${backend.url}
+policies: old.yaml
+`);
+	h.writeConfig(dir, `
+policies:
+  - name: old
+    origins: [https://old.test]
+`, 'old.yaml');
+	const swapped = h.writeConfig(dir, `
+policies:
+  - name: swapped
+    origins: [https://new.test]
+`, 'new.yaml');
+	const proxy = await h.startProxy(['-c', file, '-p', swapped], { t });
+	const oldGet = await h.request(proxy.port, { target: '/echo/old',
+	    headers: [['Origin', 'https://old.test']] });
+	const newGet = await h.request(proxy.port, { target: '/echo/new',
+	    headers: [['Origin', 'https://new.test']] });
+
+	assert.equal(oldGet.status, 200, oldGet.statusLine);
+	assert.deepEqual(allowOrigin(oldGet), []);
+	assert.equal(newGet.status, 200, newGet.statusLine);
+	assert.deepEqual(allowOrigin(newGet), ['https://new.test']);
+	await h.waitFor(() => /policy=swapped/.test(proxy.stderr()), 2000,
+	    'an access-log line naming policy swapped');
+	assert.doesNotMatch(proxy.stderr(), /policy=old\b/);
+});
+
+test('-w overrides the workers of the config file', T, async (t) => {
+	const backend = await h.backendFor(t);
+	const file = h.writeConfig(h.tempDir(t), `
+upstream: ${backend.url}
+workers: 1
+`);
+	const proxy = await h.startProxy(['-c', file, '-w', '2'], { t });
+	let workers = [];
+
+	assert.match(proxy.startLine, /; 2 workers$/);
+	/* Every process of the group but the master is a worker. */
+	await h.waitFor(() => {
+		workers = h.groupPids(proxy.pid)
+		    .filter((p) => p !== proxy.pid);
+		return workers.length === 2;
+	}, 5000, '2 workers');
+	const { echo } = await h.echo(proxy.port, { target: '/echo/two' });
+	assert.equal(echo.url, '/echo/two');
+});
+
+test('a policies file named in the config is found next to the config, ' +
+    'not in the working directory', T, async (t) => {
+	const backend = await h.backendFor(t);
+	const cwd = h.tempDir(t);
+	const dir = h.tempDir(t);
+	const policy = (name, origin) => `
+policies:
+  - name: ${name}
+    origins: [${origin}]
+`;
+	const file = h.writeConfig(dir, `
+upstream: ${backend.url}
+policies: sub/p.yaml
+`);
+
+	/* The same relative name in the working directory allows another
+	 * origin: reading it instead would show. */
+	fs.mkdirSync(path.join(dir, 'sub'));
+	fs.mkdirSync(path.join(cwd, 'sub'));
+	h.writeConfig(dir, policy('beside', 'https://beside.test'),
+	    'sub/p.yaml');
+	h.writeConfig(cwd, policy('decoy', 'https://decoy.test'),
+	    'sub/p.yaml');
+
+	/* Named absolutely, and relatively to the working directory. */
+	for (const config of [file, path.relative(cwd, file)]) {
+		const proxy = await h.startProxy(['-c', config], { t, cwd });
+		const beside = await h.request(proxy.port, {
+		    target: '/echo/beside',
+		    headers: [['Origin', 'https://beside.test']] });
+		const decoy = await h.request(proxy.port, {
+		    target: '/echo/decoy',
+		    headers: [['Origin', 'https://decoy.test']] });
+
+		assert.deepEqual(allowOrigin(beside), ['https://beside.test'],
+		    config);
+		assert.deepEqual(allowOrigin(decoy), [], config);
+		await h.waitFor(() => /policy=beside/.test(proxy.stderr()),
+		    2000, 'an access-log line naming policy beside');
+	}
 });
 
 test('a TLS listener is refused at start, and --check warns of it', T,

@@ -398,6 +398,33 @@ test('passes two Set-Cookie headers as two headers', T, async (t) => {
 	    ['a=1; Path=/', 'b=2; Path=/; HttpOnly']);
 });
 
+test('adds no Content-Type to a response that has none', T, async (t) => {
+	const { proxy } = await setup(t);
+	/* Both framings, and an allowed origin, whose response the proxy
+	 * decorates, as well as a request without Origin. */
+	const cases = [
+		['/untyped', []],
+		['/untyped?chunked=1', []],
+		['/untyped', [['Origin', h.DEV_ORIGIN]]],
+		['/untyped?chunked=1', [['Origin', h.DEV_ORIGIN]]],
+	];
+
+	for (const [target, headers] of cases) {
+		const res = await h.request(proxy.port, { target, headers });
+		const what = `${target} ${JSON.stringify(res.headers)}`;
+
+		assert.equal(res.status, 200, what);
+		assert.deepEqual(h.getHeaders(res, 'content-type'), [], what);
+		assert.equal(res.body.toString(), target.includes('chunked') ?
+		    'no type\nno type\n' : 'no type\n', what);
+		if (headers.length) {
+			assert.deepEqual(h.getHeaders(res,
+			    'access-control-allow-origin'), [h.DEV_ORIGIN],
+			    what);
+		}
+	}
+});
+
 test('delivers a chunked upstream response complete', T, async (t) => {
 	const { proxy } = await setup(t);
 	const res = await h.request(proxy.port, { target: '/chunked' });
