@@ -112,9 +112,6 @@ struct client_conn {
 	struct evbuffer			*body;		/* of the request
 							 * being read */
 	bool				 read_paused;
-	bool				 in_io;		/* in its event's
-							 * callback */
-	bool				 flush_wanted;	/* at its end */
 	enum client_state		 state;
 	struct client_request		 req;
 	size_t				 lingered;
@@ -553,21 +550,12 @@ client_set_state(struct client_conn *c, enum client_state state)
 }
 
 
-/*
- * Writing happens from the loop, never inside a caller's callback, so
- * a failed write cannot free the connection under the caller.  Inside
- * the connection's own event callback (a preflight answered while its
- * request is read) the write waits for the callback's end, which is
- * sooner than the next turn of the active queue, after every other
- * connection's request.  An activated event costs no system call.
- */
+/* Writing happens from the loop, never inside a caller's callback, so
+ * a failed write cannot free the connection under the caller.  An
+ * activated event costs no system call. */
 static void
 client_flush_soon(struct client_conn *c)
 {
-	if (c->in_io) {
-		c->flush_wanted = true;
-		return;
-	}
 	event_active(c->ev, EV_WRITE, 1);
 }
 
@@ -655,8 +643,7 @@ client_linger(struct client_conn *c)
 }
 
 
-/* Returns -1 when the connection is gone. */
-static int
+static void
 client_on_read(struct client_conn *c)
 {
 	int	 rc = sockio_read(c->fd, c->in, CLIENT_READ_CHUNK, c->ev);
@@ -666,9 +653,8 @@ client_on_read(struct client_conn *c)
 		evbuffer_drain(c->in, evbuffer_get_length(c->in));
 		if (rc != 0 || c->lingered > CLIENT_LINGER_BYTES) {
 			client_conn_free(c);
-			return (-1);
 		}
-		return (0);
+		return;
 	}
 	if (c->state == CLIENT_BODY && evbuffer_get_length(c->in) > 0) {
 		/* A body gets an idle timeout: a large upload on a slow
@@ -676,7 +662,7 @@ client_on_read(struct client_conn *c)
 		evtimer_add(c->timer, &c->server->idle_tv);
 	}
 	if (c->state != CLIENT_CLOSING && client_process(c) == -1) {
-		return (-1);
+		return;
 	}
 	if (rc == 1 && c->state == CLIENT_BUSY) {
 		/* A client may end its side after the request and still
@@ -687,9 +673,7 @@ client_on_read(struct client_conn *c)
 		log_debug("client %s: connection %s", c->peer, rc == 1 ?
 		    "closed" : "failed");
 		client_conn_free(c);
-		return (-1);
 	}
-	return (0);
 }
 
 
@@ -732,25 +716,15 @@ client_io_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 
-	c->in_io = true;
 	if ((what & EV_WRITE) && client_flush(c) == -1) {
-		goto fail;
-	}
-	if ((what & EV_READ) && !c->read_paused && client_on_read(c) == -1) {
+		log_debug("client %s: write failed: %s", c->peer,
+		    strerror(errno));
+		client_conn_free(c);
 		return;
 	}
-	c->in_io = false;
-	if (c->flush_wanted) {
-		c->flush_wanted = false;
-		if (client_flush(c) == -1) {
-			goto fail;
-		}
+	if ((what & EV_READ) && !c->read_paused) {
+		client_on_read(c);
 	}
-	return;
-
-fail:
-	log_debug("client %s: write failed: %s", c->peer, strerror(errno));
-	client_conn_free(c);
 }
 
 
