@@ -71,6 +71,12 @@ enum client_read {
 
 struct client_conn;
 
+/* A timeout both as a libevent common timeout and in milliseconds. */
+struct client_timeout {
+	struct timeval		 tv;
+	uint64_t		 ms;
+};
+
 struct client_request {
 	struct client_conn	*conn;
 	const char		*method;	/* in head's block, or "-" */
@@ -103,6 +109,11 @@ struct client_conn {
 	evutil_socket_t			 fd;
 	struct event			*ev;		/* readable or writable,
 							 * edge-triggered */
+	uint64_t			 deadline;	/* ms, monotonic; 0:
+							 * none */
+	uint64_t			 timer_at;	/* when the armed
+							 * timer fires; 0:
+							 * not armed */
 	struct event			*timer;		/* the state's
 							 * timeout */
 	struct evbuffer			*in;
@@ -134,8 +145,8 @@ struct client_server {
 	struct event			 *resume;	/* accept again */
 	TAILQ_HEAD(, client_conn)	  conns;
 	size_t				  nconns;
-	struct timeval			  idle_tv;
-	struct timeval			  header_tv;
+	struct client_timeout		  idle;
+	struct client_timeout		  header;
 	time_t				  date_time;
 	char				  date[40];
 };
@@ -159,19 +170,57 @@ client_tv(long ms)
 
 
 /*
- * Every connection re-arms its timer two or three times a request with
- * one of the same two durations.  As libevent "common timeouts" they sit
- * in a queue per duration instead of the timer heap, so re-arming costs
- * the same with ten thousand connections as with one.
+ * Connections time out after one of two durations.  As libevent
+ * "common timeouts" their timers sit in a queue per duration instead
+ * of the timer heap, so arming one costs the same with ten thousand
+ * connections as with one.
  */
-static struct timeval
-client_common_tv(struct event_base *base, long ms)
+static struct client_timeout
+client_timeout(struct event_base *base, long ms)
 {
-	struct timeval		 tv = client_tv(ms);
+	struct client_timeout	 t = { client_tv(ms), (uint64_t)ms };
 	const struct timeval	*common;
 
-	common = event_base_init_common_timeout(base, &tv);
-	return (common != NULL ? *common : tv);
+	if ((common = event_base_init_common_timeout(base, &t.tv)) != NULL) {
+		t.tv = *common;
+	}
+	return (t);
+}
+
+
+static uint64_t
+client_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+
+/*
+ * A connection's deadline moves two or three times a request.  Rather
+ * than re-arm its timer each time, the deadline is kept here and an
+ * armed timer that would fire no later is left alone: when it fires
+ * early it is armed again for what is left (client_timer_cb), and
+ * when the deadline is cleared it fires once for nothing.
+ */
+static void
+client_deadline(struct client_conn *c, const struct client_timeout *t)
+{
+	c->deadline = client_now_ms() + t->ms;
+	if (c->timer_at != 0 && c->timer_at <= c->deadline) {
+		return;
+	}
+	evtimer_add(c->timer, &t->tv);
+	c->timer_at = c->deadline;
+}
+
+
+static void
+client_no_deadline(struct client_conn *c)
+{
+	c->deadline = 0;
 }
 
 
@@ -533,16 +582,16 @@ client_set_state(struct client_conn *c, enum client_state state)
 	switch (state) {
 	case CLIENT_IDLE:
 	case CLIENT_CLOSING:
-		evtimer_add(c->timer, &s->idle_tv);
+		client_deadline(c, &s->idle);
 		break;
 	case CLIENT_HEAD:
-		evtimer_add(c->timer, &s->header_tv);
+		client_deadline(c, &s->header);
 		break;
 	case CLIENT_BODY:
-		evtimer_add(c->timer, &s->idle_tv);
+		client_deadline(c, &s->idle);
 		break;
 	case CLIENT_BUSY:
-		evtimer_del(c->timer);
+		client_no_deadline(c);
 		break;
 	default:
 		break;
@@ -634,11 +683,12 @@ client_process(struct client_conn *c)
 static void
 client_linger(struct client_conn *c)
 {
-	struct timeval	 tv = client_tv(CLIENT_LINGER_MS);
+	struct client_timeout	 t = { client_tv(CLIENT_LINGER_MS),
+				    CLIENT_LINGER_MS };
 
 	c->state = CLIENT_LINGER;
 	shutdown(c->fd, SHUT_WR);
-	evtimer_add(c->timer, &tv);
+	client_deadline(c, &t);
 	client_read_soon(c);
 }
 
@@ -659,7 +709,7 @@ client_on_read(struct client_conn *c)
 	if (c->state == CLIENT_BODY && evbuffer_get_length(c->in) > 0) {
 		/* A body gets an idle timeout: a large upload on a slow
 		 * line may take long, but must not stall. */
-		evtimer_add(c->timer, &c->server->idle_tv);
+		client_deadline(c, &c->server->idle);
 	}
 	if (c->state != CLIENT_CLOSING && client_process(c) == -1) {
 		return;
@@ -694,11 +744,10 @@ client_flush(struct client_conn *c)
 	} else if (c->state == CLIENT_BUSY) {
 		/* An idle timeout for a client that stops reading, not a
 		 * deadline for a slow one that keeps reading. */
-		if (left > 0 && (left < before ||
-		    !evtimer_pending(c->timer, NULL))) {
-			evtimer_add(c->timer, &c->server->idle_tv);
+		if (left > 0 && (left < before || c->deadline == 0)) {
+			client_deadline(c, &c->server->idle);
 		} else if (left == 0) {
-			evtimer_del(c->timer);
+			client_no_deadline(c);
 		}
 		/* The callee only resumes reading its upstream. */
 		if (left <= CLIENT_LOW_WATER && r->drained_cb != NULL) {
@@ -732,10 +781,22 @@ static void
 client_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct client_conn	*c = arg;
+	uint64_t		 now = client_now_ms();
+	struct timeval		 left;
 
 	(void)fd;
 	(void)what;
 
+	c->timer_at = 0;
+	if (c->deadline == 0) {
+		return;
+	}
+	if (now < c->deadline) {
+		left = client_tv((long)(c->deadline - now));
+		evtimer_add(c->timer, &left);
+		c->timer_at = c->deadline;
+		return;
+	}
 	if (c->state == CLIENT_HEAD) {
 		log_debug("client %s: request head not complete within "
 		    "timeouts.client_header; closing", c->peer);
@@ -1094,9 +1155,8 @@ client_server_new(struct event_base *base, const struct config *config,
 	s->config = config;
 	s->cb = cb;
 	s->arg = arg;
-	s->idle_tv = client_common_tv(base, config->timeouts.client_idle);
-	s->header_tv = client_common_tv(base,
-	    config->timeouts.client_header);
+	s->idle = client_timeout(base, config->timeouts.client_idle);
+	s->header = client_timeout(base, config->timeouts.client_header);
 	TAILQ_INIT(&s->conns);
 	if ((s->resume = evtimer_new(base, client_accept_resume, s)) == NULL) {
 		free(s);
