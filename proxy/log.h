@@ -44,7 +44,7 @@ struct log_access {
 	const char	*origin;
 	const char	*policy;
 	const char	*decision;	/* allowed, denied, reported,
-					 * no-origin */
+					 * no-origin, forwarded */
 	const char	*upstream;	/* host:port, or "-" */
 };
 

@@ -32,7 +32,7 @@ static const double metrics_bounds[] = {
 				    sizeof(metrics_bounds[0]))
 
 static const char *const metrics_decisions[] = {
-	"allowed", "denied", "reported", "no-origin"
+	"allowed", "denied", "reported", "no-origin", "forwarded"
 };
 
 static const char *const metrics_errors[] = {

@@ -18,6 +18,8 @@ enum metrics_decision {
 	METRICS_DENIED,
 	METRICS_REPORTED,	/* report mode: would have been denied */
 	METRICS_NO_ORIGIN,
+	METRICS_FORWARDED,	/* a preflight the route sends to the
+				 * backend, which answers it */
 	METRICS_NDECISIONS
 };
 

@@ -180,6 +180,13 @@ static void
 exchange_log(const struct exchange *ex, const char *target)
 {
 	struct log_access	 a;
+	bool			 forwarded;
+
+	/* A preflight the route sends on is decided by the backend, not
+	 * by a policy (a report-mode one sent on for an unknown origin is
+	 * still a would-be denial). */
+	forwarded = ex->preflight_forwarded &&
+	    ex->route->preflight == CONFIG_PREFLIGHT_FORWARD;
 
 	memset(&a, 0, sizeof(a));
 	a.client = ex->client_addr;
@@ -191,12 +198,13 @@ exchange_log(const struct exchange *ex, const char *target)
 	a.duration_us = proxy_elapsed_us(&ex->start);
 	a.origin = ex->creq.origin;
 	a.policy = ex->cors.policy != NULL ? ex->cors.policy->name : NULL;
-	a.decision = exchange_decision_name(ex);
+	a.decision = forwarded ? "forwarded" : exchange_decision_name(ex);
 	a.upstream = ex->server != NULL ?
 	    upstream_server_name(ex->server) : NULL;
 	log_access(&a);
-	metrics_request(exchange_metrics_decision(ex), a.status,
-	    ex->cors.preflight, a.duration_us);
+	metrics_request(forwarded ? METRICS_FORWARDED :
+	    exchange_metrics_decision(ex), a.status, ex->cors.preflight,
+	    a.duration_us);
 }
 
 
@@ -970,11 +978,22 @@ proxy_refusal_name(int status)
 }
 
 
-/* Answers a request itself, or forwards it. */
+/*
+ * Answers a request itself, or forwards it.  A preflight the route
+ * forwards is the backend's to answer: the proxy decides nothing about
+ * it, so it logs no denial for it, unless on_denied: reject refuses
+ * the origin before the backend is asked.
+ */
 static void
 exchange_start(struct exchange *ex, int refused, const char *message)
 {
-	if (ex->cors.decision == CORS_DENIED || ex->cors.reported) {
+	bool	 backend_answers;
+
+	backend_answers = refused == 0 && ex->cors.preflight &&
+	    !ex->cors.reject &&
+	    ex->route->preflight == CONFIG_PREFLIGHT_FORWARD;
+	if ((ex->cors.decision == CORS_DENIED || ex->cors.reported) &&
+	    !backend_answers) {
 		exchange_log_denial(ex);
 	}
 	if (refused != 0) {
@@ -982,16 +1001,13 @@ exchange_start(struct exchange *ex, int refused, const char *message)
 		    message);
 		return;
 	}
-	if (ex->cors.preflight) {
-		/* In report mode an origin no policy knows is left to the
-		 * backend, as if the proxy added no CORS at all. */
-		if (ex->route->preflight == CONFIG_PREFLIGHT_ANSWER &&
-		    !(ex->cors.reported &&
-		    ex->cors.decision == CORS_DENIED)) {
-			exchange_answer_preflight(ex);
-			return;
-		}
-		ex->preflight_forwarded = true;
+	/* In report mode an origin no policy knows is left to the backend,
+	 * as if the proxy added no CORS at all. */
+	if (ex->cors.preflight &&
+	    ex->route->preflight == CONFIG_PREFLIGHT_ANSWER &&
+	    !(ex->cors.reported && ex->cors.decision == CORS_DENIED)) {
+		exchange_answer_preflight(ex);
+		return;
 	}
 	if (ex->cors.reject) {
 		exchange_error(ex, 403, "origin_not_allowed",
@@ -1003,6 +1019,9 @@ exchange_start(struct exchange *ex, int refused, const char *message)
 		    "this proxy does not tunnel CONNECT");
 		return;
 	}
+	/* Its answer is the backend's, passed on as sent; set only here,
+	 * since a rejected preflight is the proxy's own answer. */
+	ex->preflight_forwarded = ex->cors.preflight;
 	exchange_forward(ex);
 }
 

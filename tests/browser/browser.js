@@ -26,6 +26,13 @@ const path = require('node:path');
 const h = require('../integration/harness');
 
 const CHROMIUM = process.env.CORSPROXY_CHROMIUM || '/usr/bin/chromium';
+/*
+ * playwright-core passes its own switches (--headless, --no-sandbox and
+ * most of ours among them) before ours; none of them contradicts ours,
+ * and ours come last, so ours are in force.  ignoreDefaultArgs cannot
+ * drop its copies: it filters the whole list, ours included, so
+ * ignoring "--headless" starts a headed Chromium that finds no display.
+ */
 const CHROMIUM_ARGS = [
 	'--headless',
 	'--no-sandbox',

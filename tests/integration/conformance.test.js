@@ -15,8 +15,8 @@
  *   wildcard  origin "*" without credentials
  *   errors    routes (path prefixes selecting policies, preflight:
  *             forward, a dead upstream, a group with no server left),
- *             tight limits and timeouts
- *   reject    on_denied: reject
+ *             tight limits and timeouts, an admin address for /metrics
+ *   reject    on_denied: reject, also where preflights are forwarded
  *   report    mode: report, from a policy file given with -p
  *   denials   the log line of each denial in enforce mode
  */
@@ -116,6 +116,20 @@ async function sendActual(env, { origin, method = 'GET', target = '/echo',
 
 	res.backendHits = env.backend.stats.requests - seen;
 	return res;
+}
+
+/* The one access-log line that includes what, once it has come and a
+ * moment has passed for any repeat. */
+async function accessLine(env, what) {
+	const find = () => env.proxy.stderr().split('\n').filter((l) =>
+	    l.includes(what) && / decision=/.test(l));
+
+	await h.waitFor(() => find().length > 0, 3000,
+	    `the access-log line with ${what}`);
+	await h.sleep(100);
+	const lines = find();
+	assert.equal(lines.length, 1, lines.join('\n'));
+	return lines[0];
 }
 
 /* /headers-raw with these response headers ("Name:value" each). */
@@ -325,6 +339,30 @@ function assertProxyError(res, status, origin = APP) {
 	const body = JSON.parse(res.body.toString('utf8'));
 	assert.equal(typeof body.error, 'string', show(res));
 	assertVerdict(fc.corsCheck(res, { origin, credentials: 'include' }));
+}
+
+/*
+ * A response that is the backend's own answer, passed on as sent: the
+ * status, exactly the header lines of sent ("Name:value" each, as given
+ * to rawTarget) in any order, the body, and nothing added but Date and
+ * the framing; no Origin merged into Vary, no Access-Control-* added or
+ * removed.
+ */
+function assertBackendAnswer(res, status, sent, body = 'headers-raw\n') {
+	const got = res.headers.filter(([n]) =>
+	    !/^(date|content-length|connection|keep-alive)$/i.test(n))
+	    .map(([n, v]) => `${n.toLowerCase()}:${v}`);
+	const want = sent.map((x) => {
+		const i = x.indexOf(':');
+
+		return `${x.slice(0, i).toLowerCase()}:${x.slice(i + 1)}`;
+	});
+
+	assert.equal(res.status, status, show(res));
+	assert.deepEqual(got.sort(), want.sort(), show(res));
+	assert.equal(res.body.toString('latin1'), body, show(res));
+	assert.deepEqual(h.getHeaders(res, 'content-length'),
+	    [String(Buffer.byteLength(body))], show(res));
 }
 
 /* ====================================================================
@@ -703,6 +741,8 @@ withSetup('enforce policies', { yaml: ENFORCE_YAML }, (env) => {
 		assert.equal(res.status, 200, show(res));
 		assert.equal(res.backendHits, 1);
 		assertCors(res, APP_ACTUAL_SPEC(APP));
+		assertVerdict(fc.corsCheck(res, { origin: APP,
+		    credentials: 'include' }));
 	});
 
 	/* -- origins: every pattern form, echoed byte for byte -- */
@@ -998,6 +1038,8 @@ withSetup('enforce policies', { yaml: ENFORCE_YAML }, (env) => {
 		assertCors(res, APP_ACTUAL_SPEC(APP));
 		assert.deepEqual(h.getHeaders(res, 'x-backend'), ['yes']);
 		assertActualVary(res, ['Accept-Encoding']);
+		assertVerdict(fc.corsCheck(res, { origin: APP,
+		    credentials: 'include' }));
 		assert.ok(!fc.readableHeaders(res, { credentials: 'include' })
 		    .includes('x-backend'));
 	});
@@ -1032,6 +1074,8 @@ withSetup('enforce policies', { yaml: ENFORCE_YAML }, (env) => {
 		const res = await sendActual(env, { origin: APP });
 
 		assertActualVary(res);
+		assertVerdict(fc.corsCheck(res, { origin: APP,
+		    credentials: 'include' }));
 	});
 
 	test('Vary that already names origin gets no duplicate', T,
@@ -1040,6 +1084,8 @@ withSetup('enforce policies', { yaml: ENFORCE_YAML }, (env) => {
 		    target: rawTarget(['Vary:origin, Accept']) });
 
 		assertActualVary(res, ['Accept', 'Origin']);
+		assertVerdict(fc.corsCheck(res, { origin: APP,
+		    credentials: 'include' }));
 	});
 
 	test('two upstream Vary headers become one with Origin merged', T,
@@ -1049,6 +1095,8 @@ withSetup('enforce policies', { yaml: ENFORCE_YAML }, (env) => {
 		    'Vary:Accept-Language, accept']) });
 
 		assertActualVary(res, ['Accept', 'Accept-Language']);
+		assertVerdict(fc.corsCheck(res, { origin: APP,
+		    credentials: 'include' }));
 	});
 
 	/* -- status codes preserved -- */
@@ -1171,6 +1219,7 @@ withSetup('wildcard policy', { yaml: WILDCARD_YAML }, (env) => {
 
 const ERRORS_YAML = (backend, extra) => `
 upstream: ${backend.url}
+admin: 127.0.0.1:0
 upstreams:
   down:
     servers: [http://127.0.0.1:${extra.closedPort}]
@@ -1219,6 +1268,23 @@ describe('errors and routes', () => {
 		    extra: { closedPort, closedPort2 } }));
 	});
 	after(() => stopSetup(env));
+
+	/* corsproxy_preflights_total by decision, from the admin address. */
+	async function metricsOf() {
+		const m = /admin on http:\/\/127\.0\.0\.1:(\d+)/
+		    .exec(env.proxy.startLine);
+		const res = await h.request(Number(m[1]),
+		    { target: '/metrics' });
+		const re = new RegExp('^corsproxy_preflights_total' +
+		    '\\{decision="([^"]+)"\\} (\\d+)$', 'gm');
+		const out = {};
+
+		assert.equal(res.status, 200, show(res));
+		for (const [, d, n] of res.body.toString('utf8').matchAll(re)) {
+			out[d] = Number(n);
+		}
+		return out;
+	}
 
 	test('502 from a refusing upstream carries the CORS headers', T,
 	    async () => {
@@ -1364,6 +1430,47 @@ describe('errors and routes', () => {
 		    'allow-origin-missing');
 	});
 
+	test('preflight: forward leaves the decision to the backend: no ' +
+	    'denial logged, logged and counted as forwarded, the backend\'s ' +
+	    'answer passed on as sent', T, async () => {
+		const unknown = `https://f${Date.now().toString(36)}.example`;
+
+		for (const [origin, policy] of [[unknown, '-'], [APP, 'app']]) {
+			const id = 'fwd' + Math.random().toString(36).slice(2);
+			const req = { origin, method: 'PUT',
+			    credentials: 'include' };
+			const sent = [`Access-Control-Allow-Origin:${origin}`,
+			    'Access-Control-Allow-Methods:PUT',
+			    'Access-Control-Allow-Credentials:true',
+			    'Access-Control-Max-Age:7', 'Vary:Accept-Encoding',
+			    'Content-Type:text/plain', 'X-Preflight:backend'];
+			const before = await metricsOf();
+			const res = await sendPreflight(env, { ...req,
+			    target: `${rawTarget(sent, 202)}&id=${id}` });
+
+			assert.equal(res.backendHits, 1);
+			assert.equal(env.backend.stats.log.at(-1).method,
+			    'OPTIONS');
+			assertBackendAnswer(res, 202, sent);
+			assertVerdict(fc.preflightCheck(res, req));
+
+			const line = await accessLine(env, id);
+			assert.match(line, / 202 /, line);
+			assert.ok(line.includes(` policy=${policy} ` +
+			    'decision=forwarded '), line);
+			await h.waitFor(async () => {
+				const after = await metricsOf();
+				return after.forwarded === before.forwarded + 1;
+			}, 3000, 'preflights_total{decision="forwarded"} ' +
+			    'to count it');
+			const after = await metricsOf();
+			assert.equal(after.denied, before.denied);
+			assert.equal(after.allowed, before.allowed);
+		}
+		assert.deepEqual(env.proxy.stderr().split('\n').filter((l) =>
+		    / cors: /.test(l) && l.includes(unknown)), []);
+	});
+
 	test('an actual request on a preflight: forward route is still ' +
 	    'decided by the policy', T, async () => {
 		const res = await sendActual(env, { origin: APP,
@@ -1440,6 +1547,10 @@ describe('errors and routes', () => {
 
 const REJECT_YAML = (backend) => `
 upstream: ${backend.url}
+routes:
+  - path: /headers-raw/forward/
+    preflight: forward
+  - path: /
 policies:
   - name: site
     origins: [${APP}]
@@ -1473,6 +1584,25 @@ withSetup('on_denied: reject', { yaml: REJECT_YAML }, (env) => {
 
 		assertDeniedPreflight(await sendPreflight(env, req), req,
 		    { reason: /origin/i });
+	});
+
+	test('on a preflight: forward route a preflight from a denied ' +
+	    'origin is still 403 without the backend, logged as a denial',
+	    T, async () => {
+		const origin = `https://r${Date.now().toString(36)}.example`;
+		const req = { origin, method: 'PUT' };
+		const res = await sendPreflight(env, { ...req,
+		    target: '/headers-raw/forward/x' });
+
+		assert.equal(res.status, 403, show(res));
+		assert.equal(res.backendHits, 0);
+		assertCors(res, {});
+		assertVerdict(fc.preflightCheck(res, req), 'status');
+		await h.waitFor(() => env.proxy.stderr().split('\n').some((l) =>
+		    / cors: denied preflight for PUT /.test(l) &&
+		    l.includes(origin)), 3000, 'the denial log line');
+		const line = await accessLine(env, `origin="${origin}"`);
+		assert.match(line, / 403 .* decision=denied /, line);
 	});
 
 	test('the allowed origin still reaches the backend', T, async () => {
@@ -1519,7 +1649,8 @@ withSetup('mode: report', {
 	files: { 'report.yaml': REPORT_POLICIES },
 	args: ['-p', '@DIR@/report.yaml'],
 }, (env) => {
-	/* Waits for the log line of a would-be denial matching what. */
+	/* The log lines of a would-be denial matching what, once a first
+	 * one has come and a moment has passed for any repeat. */
 	async function wouldDenyLine(what) {
 		const find = () => env.proxy.stderr().split('\n').filter((l) =>
 		    /would deny/i.test(l) && what.test(l));
@@ -1529,6 +1660,7 @@ withSetup('mode: report', {
 			throw new Error(`${e.message}; stderr:\n` +
 			    env.proxy.stderr().slice(-2000));
 		});
+		await h.sleep(150);
 		return find();
 	}
 
@@ -1573,6 +1705,7 @@ withSetup('mode: report', {
 		const res = await sendPreflight(env, req);
 
 		assert.equal(res.status, 204, show(res));
+		assertVerdict(fc.preflightCheck(res, req));
 		const lines = await wouldDenyLine(/'PURGE'/);
 		assert.equal(lines.length, 1, lines.join('\n'));
 		for (const part of [APP, "'site'", 'allow_methods']) {
@@ -1610,15 +1743,37 @@ withSetup('mode: report', {
 		await wouldDenyLine(new RegExp(origin.replace(/\./g, '\\.')));
 	});
 
-	test('a preflight from an unknown origin is not denied', T,
-	    async () => {
+	test('a preflight from an unknown origin goes to the backend, whose ' +
+	    'answer reaches the client unchanged, and one would-be denial ' +
+	    'is logged', T, async () => {
 		const origin = 'https://report-preflight.example';
-		const res = await sendPreflight(env, { origin, method: 'PUT',
-		    target: '/echo/report' });
+		const req = { origin, method: 'PUT' };
+		const sent = [`Access-Control-Allow-Origin:${origin}`,
+		    'Access-Control-Allow-Methods:PUT, DELETE',
+		    'Access-Control-Max-Age:7', 'Vary:Accept-Encoding',
+		    'Content-Type:text/plain', 'X-Preflight:backend'];
+		const id = 'rep' + Math.random().toString(36).slice(2);
+		const res = await sendPreflight(env, { ...req,
+		    target: `${rawTarget(sent, 202)}&id=${id}` });
 
-		assert.notEqual(res.status, 403, show(res));
 		assert.equal(res.backendHits, 1);
-		await wouldDenyLine(new RegExp(origin.replace(/\./g, '\\.')));
+		assert.equal(env.backend.stats.log.at(-1).method, 'OPTIONS');
+		assertBackendAnswer(res, 202, sent);
+		assertVerdict(fc.preflightCheck(res, req));
+		const line = await accessLine(env, id);
+		assert.ok(line.includes(' 202 ') &&
+		    line.includes(' policy=- decision=reported '), line);
+		const file = path.join(env.dir, 'report.yaml');
+		const lines = await wouldDenyLine(new RegExp(
+		    origin.replace(/\./g, '\\.')));
+		assert.equal(lines.length, 1, lines.join('\n'));
+		assert.match(lines[0], /^\S+ info: cors: report only: would /,
+		    lines[0]);
+		assert.ok(lines[0].includes('would deny preflight for PUT ' +
+		    `from 127.0.0.1, origin '${origin}': origin '${origin}' ` +
+		    "is not allowed by any policy; to allow it, add to " +
+		    `policy 'site' at ${file}:4:5: ` +
+		    `origins: - ${origin}`), lines[0]);
 	});
 
 	test('an allowed request is answered as in enforce mode', T,
@@ -1723,6 +1878,8 @@ withSetup('denials logged in enforce mode', { yaml: DENIAL_YAML },
 
 		assert.equal(res.status, 200, show(res));
 		assertCors(res, {});
+		assertVerdict(fc.corsCheck(res, { origin }),
+		    'allow-origin-missing');
 		await assertOneDenialLine(origin, 'cors: denied request GET ' +
 		    `from 127.0.0.1, origin '${origin}': origin '${origin}' ` +
 		    "is not allowed by any policy; to allow it, add to " +
@@ -1739,6 +1896,8 @@ withSetup('denials logged in enforce mode', { yaml: DENIAL_YAML },
 
 		assert.equal(res.status, 200, show(res));
 		assertCors(res, {});
+		assertVerdict(fc.corsCheck(res, { origin }),
+		    'allow-origin-missing');
 		await assertOneDenialLine(origin, 'cors: denied request POST ' +
 		    `from 127.0.0.1, origin '${origin}': origin '${origin}' ` +
 		    "is not allowed by any policy; to allow it, add to " +
@@ -1752,6 +1911,7 @@ withSetup('denials logged in enforce mode', { yaml: DENIAL_YAML },
 		    target: '/echo/allowed' });
 
 		assertCors(res, { 'Access-Control-Allow-Origin': origin });
+		assertVerdict(fc.corsCheck(res, { origin }));
 		/* Its access-log line shows it was handled. */
 		await h.waitFor(() => env.proxy.stderr().includes(origin), 3000,
 		    'the access-log line');
