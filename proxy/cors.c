@@ -584,6 +584,40 @@ cors_fix_list(char *buf, size_t len, const char *key,
 }
 
 
+/*
+ * A method or header name that is not a token, and an
+ * Access-Control-Request-Headers too long to read, are refused before
+ * any list is consulted, so no policy change would let them through:
+ * listing the name, or "*", changes nothing.  Writes why into the
+ * note and returns true for such a request.
+ */
+static bool
+cors_fix_malformed(const struct cors_result *r, struct cors_fix *fix)
+{
+	const char	*what;
+
+	if (r->reason == CORS_REASON_HEADER && r->denied[0] == '\0') {
+		snprintf(fix->note, sizeof(fix->note), "no policy change "
+		    "allows it: Access-Control-Request-Headers is longer "
+		    "than %d bytes", CORS_REQUEST_HEADERS_MAX);
+		return true;
+	}
+	if (r->reason == CORS_REASON_HEADER) {
+		what = "header name";
+	} else if (r->reason == CORS_REASON_METHOD) {
+		what = "method";
+	} else {
+		return false;
+	}
+	if (token_valid(r->denied, strlen(r->denied))) {
+		return false;
+	}
+	snprintf(fix->note, sizeof(fix->note), "no policy change allows "
+	    "it: '%s' is not a valid %s", r->denied, what);
+	return true;
+}
+
+
 void
 cors_fix_text(const struct policy_set *set, const size_t *indexes,
     size_t nindexes, const struct cors_result *r, const char *origin,
@@ -599,6 +633,7 @@ cors_fix_text(const struct policy_set *set, const size_t *indexes,
 	}
 	fix->policy = p;
 	fix->add = r->reason == CORS_REASON_ORIGIN;
+	fix->note[0] = '\0';
 	if (p != NULL && p->mark.line == 0) {
 		snprintf(fix->where, sizeof(fix->where), "policy '%s' (built "
 		    "in: pass -o, or write a policy file and pass -p)",
@@ -610,6 +645,10 @@ cors_fix_text(const struct policy_set *set, const size_t *indexes,
 	} else {
 		snprintf(fix->where, sizeof(fix->where), "the policies of %s",
 		    set->file != NULL ? set->file : "the configuration");
+	}
+	if (cors_fix_malformed(r, fix)) {
+		fix->change[0] = '\0';
+		return;
 	}
 	switch (r->reason) {
 	case CORS_REASON_ORIGIN:

@@ -128,10 +128,16 @@ struct cors_fix {
 	char			 where[400];	/* "policy 'app' at FILE:L:C" */
 	bool			 add;		/* change: items to add to a
 						 * list; else keys to set */
-	char			 change[640];	/* YAML, may span lines */
+	char			 change[640];	/* YAML, may span lines; empty
+						 * when no change can help */
+	char			 note[320];	/* with an empty change: why
+						 * ("no policy change allows
+						 * it: ..."); else empty */
 };
 
-/* Fills fix for the denial in r, decided over the same policies. */
+/* Fills fix for the denial in r, decided over the same policies.  A
+ * malformed request (a method or header name that is not a token, an
+ * over-long Access-Control-Request-Headers) gets a note, no change. */
 void	cors_fix_text(const struct policy_set *set, const size_t *indexes,
 	    size_t nindexes, const struct cors_result *r, const char *origin,
 	    struct cors_fix *fix);

@@ -8,6 +8,11 @@
  * that would allow it.  A request a browser would preflight (a method
  * other than GET, HEAD or POST, a header that is not safelisted, or
  * private-network access) is explained as its preflight first.
+ *
+ * In report mode nothing is denied, and the output says what the proxy
+ * does instead: a would-be denial on a matched policy is answered as
+ * allowed, while an origin no policy matches is left to the backend,
+ * since there is no policy to answer with.
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -28,15 +33,44 @@ struct explain_request {
 	const char	*origin;
 	const char	*method;
 	const char	*path;
+	const char	*host;		/* as the Host header; NULL: none */
 	const char	*headers[EXPLAIN_MAX_HEADERS];
 	size_t		 nheaders;
 	bool		 private_network;
 };
 
+/* What the proxy does with one request, from best to worst. */
+enum explain_outcome {
+	EXPLAIN_ALLOWED,
+	EXPLAIN_REPORTED,	/* report mode: answered as allowed */
+	EXPLAIN_UNTOUCHED,	/* report mode: left to the backend */
+	EXPLAIN_DENIED
+};
+
+/* The line after "preflight:" or "request:". */
+static const char *const explain_step_words[] = {
+	[EXPLAIN_ALLOWED] = "allowed",
+	[EXPLAIN_REPORTED] = "would be denied (report mode: answered as "
+	    "allowed)",
+	[EXPLAIN_UNTOUCHED] = "would be denied (report mode: forwarded to "
+	    "the backend, no CORS added)",
+	[EXPLAIN_DENIED] = "denied"
+};
+
+/* The line after "verdict:", for the worst step. */
+static const char *const explain_verdict_words[] = {
+	[EXPLAIN_ALLOWED] = "allowed",
+	[EXPLAIN_REPORTED] = "allowed (report mode: enforce mode would deny "
+	    "it)",
+	[EXPLAIN_UNTOUCHED] = "left to the backend (report mode: enforce "
+	    "mode would deny it)",
+	[EXPLAIN_DENIED] = "denied"
+};
+
 static const char explain_usage[] =
 "usage: corsproxy explain [-c FILE] [-p FILE] --origin ORIGIN\n"
 "                 [--method M] [--header NAME]... [--path PATH]\n"
-"                 [--private-network]\n";
+"                 [--host HOST] [--private-network]\n";
 
 
 static int
@@ -58,6 +92,7 @@ explain_parse(struct explain_request *x, int argc, char **argv)
 		{ "method",		required_argument,	NULL, 'm' },
 		{ "header",		required_argument,	NULL, 'H' },
 		{ "path",		required_argument,	NULL, 'P' },
+		{ "host",		required_argument,	NULL, 'h' },
 		{ "private-network",	no_argument,		NULL, 'N' },
 		{ NULL,			0,			NULL, 0 }
 	};
@@ -76,6 +111,7 @@ explain_parse(struct explain_request *x, int argc, char **argv)
 		case 'O': x->origin = optarg; break;
 		case 'm': x->method = optarg; break;
 		case 'P': x->path = optarg; break;
+		case 'h': x->host = optarg; break;
 		case 'N': x->private_network = true; break;
 		case 'H':
 			if (x->nheaders == EXPLAIN_MAX_HEADERS) {
@@ -182,6 +218,10 @@ explain_denial(const struct config *c, const struct config_route *route,
 
 	cors_fix_text(&c->policies, route->all_policies ? NULL :
 	    route->policies, route->npolicies, r, origin, &fix);
+	if (fix.change[0] == '\0') {
+		printf("%s\n", fix.note);
+		return;
+	}
 	printf("to allow it, %s %s:\n", fix.add ? "add to" : "set in",
 	    fix.where);
 	for (line = fix.change; line != NULL; line = next) {
@@ -193,24 +233,72 @@ explain_denial(const struct config *c, const struct config_route *route,
 }
 
 
-/* Decides one request and prints it; returns true when allowed. */
-static bool
+/*
+ * In report mode an origin no policy matches stays CORS_DENIED but is
+ * forwarded as if the proxy added no CORS; a would-be denial on a
+ * matched policy is CORS_ALLOWED, answered as allowed.
+ */
+static enum explain_outcome
+explain_outcome(const struct cors_result *r)
+{
+	if (r->reported) {
+		return (r->decision == CORS_DENIED ? EXPLAIN_UNTOUCHED :
+		    EXPLAIN_REPORTED);
+	}
+	return (r->decision == CORS_DENIED ? EXPLAIN_DENIED : EXPLAIN_ALLOWED);
+}
+
+
+/* The response the client gets, with the headers the proxy adds. */
+static void
+explain_response(const struct cors_result *r, enum explain_outcome o)
+{
+	if (o == EXPLAIN_UNTOUCHED) {
+		/* The proxy neither adds nor strips CORS headers here, so
+		 * the backend's own answer decides what the browser does. */
+		if (r->preflight) {
+			printf("response: the backend's answer to the "
+			    "preflight, passed on as sent\n");
+			return;
+		}
+		printf("response: the backend's, with its own CORS headers "
+		    "kept and none added\n");
+		printf("  Vary: Origin (merged into the backend's Vary)\n");
+		return;
+	}
+	if (r->preflight) {
+		printf("response: %s\n", o == EXPLAIN_DENIED ?
+		    "403 Forbidden" : "204 No Content");
+	} else if (o == EXPLAIN_DENIED) {
+		printf("response: %s\n", r->reject ? "403 Forbidden, the "
+		    "backend is not contacted" : "forwarded without CORS "
+		    "headers: the browser hides it from the page");
+	} else {
+		printf("response: the backend's, with\n");
+	}
+	explain_headers(r, !r->preflight);
+}
+
+
+/* Decides one request and prints it; returns what the proxy does, or
+ * EXPLAIN_DENIED when out of memory. */
+static enum explain_outcome
 explain_one(const struct config *c, const struct config_route *route,
     const struct cors_request *req, const char *label)
 {
 	struct cors_result	 r;
+	enum explain_outcome	 o;
 	char			 reason[512];
-	bool			 allowed;
 
 	memset(&r, 0, sizeof(r));
 	if (cors_decide(&c->policies, route->all_policies ? NULL :
 	    route->policies, route->npolicies, req, &r) == -1) {
 		fprintf(stderr, "corsproxy explain: out of memory\n");
-		return (false);
+		return (EXPLAIN_DENIED);
 	}
-	allowed = r.decision == CORS_ALLOWED;
+	o = explain_outcome(&r);
 	cors_reason_text(&r, req->origin, reason, sizeof(reason));
-	printf("\n%-9s %s\n", label, allowed ? "allowed" : "denied");
+	printf("\n%-9s %s\n", label, explain_step_words[o]);
 	if (r.policy != NULL && r.policy->mark.line > 0) {
 		printf("policy:   %s (%s:%d:%d)\n", r.policy->name,
 		    r.policy->mark.file, r.policy->mark.line,
@@ -219,23 +307,12 @@ explain_one(const struct config *c, const struct config_route *route,
 		printf("policy:   %s (built in)\n", r.policy->name);
 	}
 	printf("reason:   %s\n", reason);
-	if (r.preflight) {
-		printf("response: %s\n", allowed ? "204 No Content" :
-		    "403 Forbidden");
-	} else if (!allowed) {
-		printf("response: %s\n", r.reject ? "403 Forbidden, the "
-		    "backend is not contacted" : "forwarded without CORS "
-		    "headers: the browser hides it from the page");
-	} else {
-		printf("response: the backend's, with\n");
-	}
-	explain_headers(&r, !r.preflight);
-	if (!allowed || r.reported) {
+	explain_response(&r, o);
+	if (o != EXPLAIN_ALLOWED) {
 		explain_denial(c, route, &r, req->origin);
 	}
-	allowed = allowed || r.reported;
 	cors_result_clear(&r);
-	return (allowed);
+	return (o);
 }
 
 
@@ -261,16 +338,20 @@ explain_join_headers(const struct explain_request *x)
 }
 
 
+/* Explains the request, its preflight first where a browser sends one;
+ * returns false when the proxy denies it. */
 static bool
 explain_run(const struct config *c, const struct explain_request *x)
 {
 	const struct config_route	*route;
 	struct cors_request		 req;
 	char				*joined = NULL;
-	bool				 ok = true;
+	enum explain_outcome		 o, worst = EXPLAIN_ALLOWED;
 
-	route = config_route_match(c, x->path, NULL);
-	printf("request:  %s %s from %s\n", x->method, x->path, x->origin);
+	route = config_route_match(c, x->path, x->host);
+	printf("request:  %s %s%s%s%s from %s\n", x->method, x->path,
+	    x->host != NULL ? " (Host: " : "", x->host != NULL ? x->host : "",
+	    x->host != NULL ? ")" : "", x->origin);
 	explain_route(c, route);
 	memset(&req, 0, sizeof(req));
 	req.origin = x->origin;
@@ -284,18 +365,20 @@ explain_run(const struct config *c, const struct explain_request *x)
 			printf("\npreflight: forwarded to the backend, which "
 			    "answers it\n");
 		} else {
-			ok = explain_one(c, route, &req, "preflight:");
+			worst = explain_one(c, route, &req, "preflight:");
 		}
 		free(joined);
 		memset(&req, 0, sizeof(req));
 		req.origin = x->origin;
 	}
-	if (ok) {
+	/* A denied preflight keeps the browser from sending the request. */
+	if (worst != EXPLAIN_DENIED) {
 		req.method = x->method;
-		ok = explain_one(c, route, &req, "request:");
+		o = explain_one(c, route, &req, "request:");
+		worst = o > worst ? o : worst;
 	}
-	printf("\nverdict:  %s\n", ok ? "allowed" : "denied");
-	return (ok);
+	printf("\nverdict:  %s\n", explain_verdict_words[worst]);
+	return (worst != EXPLAIN_DENIED);
 }
 
 

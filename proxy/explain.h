@@ -6,7 +6,8 @@
 #define CORSPROXY_EXPLAIN_H
 
 /* Runs the subcommand on argv (argv[0] is "explain").  Returns the exit
- * status: 0 allowed, 1 denied or invalid configuration, 2 usage. */
+ * status: 0 allowed (in report mode: not denied, as nothing is), 1
+ * denied or invalid configuration, 2 usage. */
 int	explain_main(int argc, char **argv);
 
 #endif

@@ -40,7 +40,8 @@ static const char main_usage[] =
 "                 [-o ORIGIN]... [-w N] [-v|-q]\n"
 "       corsproxy --check [-c FILE] [-p FILE]\n"
 "       corsproxy explain [-c FILE] [-p FILE] --origin ORIGIN [--method M]\n"
-"                 [--header NAME]... [--path PATH] [--private-network]\n"
+"                 [--header NAME]... [--path PATH] [--host HOST]\n"
+"                 [--private-network]\n"
 "       corsproxy --version | --help\n";
 
 static const char main_help[] =

@@ -11,8 +11,9 @@
  * caller's bytes; nothing is allocated on that path.  The parse is
  * strict, as the Fetch standard serializes an origin (scheme "://"
  * host [":" port]), so garbage never matches an exact, subdomain or
- * "*" pattern.  Only a regex sees the raw bytes, since its author
- * chose to match them.
+ * "*" pattern.  Only a regex sees bytes that parse would refuse, since
+ * its author chose to match them.  The opaque origin "null" matches
+ * nothing but a literal "null" pattern, whatever a regex would say.
  *
  * PCRE2 wants match data and a match context for every match.  One of
  * each is shared by all regex patterns of the process (a worker runs
@@ -277,16 +278,30 @@ origin_host_below(const char *suffix, const struct origin_parts *o)
 }
 
 
+/*
+ * A regex sees the origin with its letters lower-cased, as a browser
+ * serializes it: every other pattern compares scheme and host without
+ * case, and a regex must not let "HTTPS://A.COM" through where it
+ * refuses "https://a.com", or the reverse.  The regex keeps its own
+ * case, so one written in upper case matches nothing unless it says
+ * (?i).  The caller has bounded len by ORIGIN_MAX_LEN.
+ */
 static bool
 origin_regex_match(const struct origin_pattern *p, const char *origin,
     size_t len)
 {
+	char	 folded[ORIGIN_MAX_LEN];
+	size_t	 i;
 	int	 rc;
 
 	if (p->regex == NULL || origin_pcre.data == NULL) {
 		return false;
 	}
-	rc = pcre2_match(p->regex, (PCRE2_SPTR)origin, len, 0, 0,
+	for (i = 0; i < len; i++) {
+		folded[i] = origin[i] >= 'A' && origin[i] <= 'Z' ?
+		    origin[i] - 'A' + 'a' : origin[i];
+	}
+	rc = pcre2_match(p->regex, (PCRE2_SPTR)folded, len, 0, 0,
 	    origin_pcre.data, origin_pcre.context);
 
 	/* 0 means the match data had no room for the captures: still a
@@ -304,14 +319,23 @@ origin_pattern_match(const struct origin_pattern *p, const char *origin,
 	if (p == NULL || origin == NULL || len > ORIGIN_MAX_LEN) {
 		return false;
 	}
-	if (p->kind == ORIGIN_REGEX) {
-		return origin_regex_match(p, origin, len);
-	}
 	if (p->kind == ORIGIN_NULL) {
 		return len == 4 && memcmp(origin, "null", 4) == 0;
 	}
 
-	/* "null" fails the split too, so "*" never matches it. */
+	/*
+	 * Sandboxed frames, local files and redirected requests all send
+	 * "null", so any site can obtain it: only a pattern that lists it
+	 * literally may allow it, never one that happens to fit it.  In
+	 * any case, since a regex sees the origin lower-cased.
+	 */
+	if (len == 4 && strncasecmp(origin, "null", 4) == 0) {
+		return false;
+	}
+	if (p->kind == ORIGIN_REGEX) {
+		return origin_regex_match(p, origin, len);
+	}
+
 	if (origin_split(origin, len, &o) == -1) {
 		return false;
 	}

@@ -50,7 +50,8 @@ int	origin_pattern_parse(struct origin_pattern *, const char *text,
 int	origin_pattern_regex(struct origin_pattern *, const char *regex,
 	    char *errbuf, size_t errlen);
 
-/* Returns true when origin (len bytes, not NUL-terminated) matches. */
+/* Returns true when origin (len bytes, not NUL-terminated) matches.  A
+ * regex sees the origin lower-cased; "null" matches only ORIGIN_NULL. */
 bool	origin_pattern_match(const struct origin_pattern *,
 	    const char *origin, size_t len);
 

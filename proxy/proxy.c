@@ -861,20 +861,27 @@ exchange_log_denial(struct exchange *ex)
 	const struct config_route	*r = ex->route;
 	struct cors_fix			 fix;
 	char				 reason[512], change[700];
+	char				 remedy[1200];
 	char				 line[2600], escaped[3400];
 
 	cors_reason_text(&ex->cors, ex->creq.origin, reason, sizeof(reason));
 	cors_fix_text(&ex->proxy->config->policies,
 	    r->all_policies ? NULL : r->policies, r->npolicies, &ex->cors,
 	    ex->creq.origin, &fix);
-	proxy_one_line(change, sizeof(change), fix.change);
+
+	/* A malformed request has no change to suggest, only a note. */
+	if (fix.change[0] == '\0') {
+		snprintf(remedy, sizeof(remedy), "%s", fix.note);
+	} else {
+		proxy_one_line(change, sizeof(change), fix.change);
+		snprintf(remedy, sizeof(remedy), "to allow it, %s %s: %s",
+		    fix.add ? "add to" : "set in", fix.where, change);
+	}
 	snprintf(line, sizeof(line), "%s %s %s from %s, origin '%.256s': "
-	    "%s; to allow it, %s %s: %s", ex->cors.reported ?
-	    "report only: would deny" : "denied", ex->cors.preflight ?
-	    "preflight for" : "request", ex->cors.preflight ?
-	    ex->creq.request_method : ex->method, ex->client_addr,
-	    ex->creq.origin, reason, fix.add ? "add to" : "set in", fix.where,
-	    change);
+	    "%s; %s", ex->cors.reported ? "report only: would deny" :
+	    "denied", ex->cors.preflight ? "preflight for" : "request",
+	    ex->cors.preflight ? ex->creq.request_method : ex->method,
+	    ex->client_addr, ex->creq.origin, reason, remedy);
 	log_info("cors: %s", log_escape(escaped, sizeof(escaped), line,
 	    strlen(line)));
 }

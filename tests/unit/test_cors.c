@@ -658,6 +658,81 @@ Test(cors, reason_text_is_bounded)
 }
 
 
+struct fix_case {
+	const char	*behaviour;
+	enum set_id	 set;
+	const size_t	*indexes;
+	size_t		 nindexes;
+	struct cors_request req;
+	bool		 add;
+	const char	*change;	/* "" when no change can help */
+	const char	*note;
+};
+
+static const struct fix_case fix_cases[] = {
+	{ "unknown_origin_is_added_to_the_first_policy", S_MAIN,
+	    only_app_partner, 2, ACTUAL("GET", "https://evil.com"), true,
+	    "origins:\n  - https://evil.com", "" },
+	{ "unlisted_method_is_appended", S_MAIN, NULL, 0,
+	    PREFLIGHT("https://app.example.com", "PATCHY", NULL), false,
+	    "allow_methods: [GET, POST, PUT, DELETE, PATCH, PATCHY]", "" },
+	{ "unlisted_header_is_appended", S_MAIN, NULL, 0,
+	    PREFLIGHT("https://app.example.com", "GET", "x-debug"), false,
+	    "allow_headers: [Content-Type, Authorization, X-Requested-With, "
+	    "x-debug]", "" },
+	{ "private_network_is_switched_on", S_MAIN, NULL, 0,
+	    PREFLIGHT_PNA("https://app.example.com", "GET", NULL), false,
+	    "allow_private_network: true", "" },
+	/* Refused before any list is read: listing the name, or "*",
+	 * would change nothing, so there is no change to suggest. */
+	{ "header_name_that_is_not_a_token_has_no_fix", S_MAIN, NULL, 0,
+	    PREFLIGHT("https://app.example.com", "GET", "content-type, x(b"),
+	    false, "", "no policy change allows it: 'x(b' is not a valid "
+	    "header name" },
+	{ "header_name_that_is_not_a_token_has_no_fix_under_any", S_MAIN,
+	    NULL, 0, PREFLIGHT("http://localhost:1", "GET", "x(b"), false,
+	    "", "no policy change allows it: 'x(b' is not a valid header "
+	    "name" },
+	{ "method_that_is_not_a_token_has_no_fix", S_MAIN, NULL, 0,
+	    PREFLIGHT("http://localhost:1", "GE(T", NULL), false, "",
+	    "no policy change allows it: 'GE(T' is not a valid method" },
+	{ "over_long_request_headers_have_no_fix", S_MAIN, NULL, 0,
+	    PREFLIGHT("http://localhost:1", "GET", acrh_huge), false, "",
+	    "no policy change allows it: Access-Control-Request-Headers is "
+	    "longer than 8192 bytes" },
+	{ "report_mode_malformed_header_has_no_fix", S_REPORT, NULL, 0,
+	    PREFLIGHT("https://app.example.com", "GET", "x(b"), false, "",
+	    "no policy change allows it: 'x(b' is not a valid header "
+	    "name" },
+};
+
+Test(cors, fix_text_suggests_a_change_only_where_one_helps)
+{
+	const struct fix_case	*c;
+	struct cors_result	 r;
+	struct cors_fix		 fix;
+	size_t			 i;
+
+	for (i = 0; i < NELEM(fix_cases); i++) {
+		c = &fix_cases[i];
+		cr_assert_eq(cors_decide(&sets[c->set], c->indexes,
+		    c->nindexes, &c->req, &r), 0);
+		cr_expect(r.decision == CORS_DENIED || r.reported, "%s",
+		    c->behaviour);
+		memset(&fix, 'x', sizeof(fix));
+		cors_fix_text(&sets[c->set], c->indexes, c->nindexes, &r,
+		    c->req.origin, &fix);
+		cr_expect_eq(fix.add, c->add, "%s: add", c->behaviour);
+		cr_expect_str_eq(fix.change, c->change, "%s: change",
+		    c->behaviour);
+		cr_expect_str_eq(fix.note, c->note, "%s: note", c->behaviour);
+		cr_expect_not_null(strstr(fix.where, "policy '"), "%s: %s",
+		    c->behaviour, fix.where);
+		cors_result_clear(&r);
+	}
+}
+
+
 Test(cors, result_clear_allows_reuse)
 {
 	const struct cors_request	 req = PREFLIGHT("http://localhost:1",

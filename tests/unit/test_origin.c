@@ -353,14 +353,28 @@ static const struct regex_case regex_cases[] = {
 	    false },
 	/* '$' must not accept a trailing newline. */
 	{ "^https://a\\.com$", "https://a.com\n", LEN_STRLEN, false },
-	/* A regex sees the raw bytes, NUL included. */
+	/* A regex sees every byte, NUL included. */
 	{ "^https://a\\.com$", "https://a.com\0x", 15, false },
 	{ "https://a\\.com\\x00x", "https://a.com\0x", 15, true },
-	{ "null", "null", LEN_STRLEN, true },
 	{ "https://[a-z]+\\.com/app", "https://a.com/app", LEN_STRLEN, true },
-	/* A regex is case-sensitive unless it says otherwise. */
-	{ "https://a\\.com", "HTTPS://A.COM", LEN_STRLEN, false },
-	{ "(?i)https://a\\.com", "HTTPS://A.COM", LEN_STRLEN, true },
+	/* "null" matches only where listed literally: any site can send
+	 * it, so no regex may allow it, however broad. */
+	{ "null", "null", LEN_STRLEN, false },
+	{ "[a-z]+", "null", LEN_STRLEN, false },
+	{ "[a-z]+", "nul", LEN_STRLEN, true },
+	{ "(?i)null", "NULL", LEN_STRLEN, false },
+	{ ".*", "null", LEN_STRLEN, false },
+	/* Scheme and host compare without case in every other pattern,
+	 * so a regex sees the origin lower-cased, as a browser sends it;
+	 * the regex itself keeps its case. */
+	{ "https://a\\.com", "HTTPS://A.COM", LEN_STRLEN, true },
+	{ "https://a\\.com", "https://A.com", LEN_STRLEN, true },
+	{ "HTTPS://A\\.COM", "HTTPS://A.COM", LEN_STRLEN, false },
+	{ "HTTPS://A\\.COM", "https://a.com", LEN_STRLEN, false },
+	{ "(?i)HTTPS://A\\.COM", "https://a.com", LEN_STRLEN, true },
+	{ "https://[a-z]+\\.com", "https://ABC.com", LEN_STRLEN, true },
+	{ "http://\\[2001:db8::1\\]", "http://[2001:DB8::1]", LEN_STRLEN,
+	    true },
 	{ "https://(pr-\\d+)\\.(x)\\.com", "https://pr-1.x.com", LEN_STRLEN,
 	    true },
 };
