@@ -495,6 +495,9 @@ cors_header_reason(const struct cors_result *r, const char *name,
 	if (r->denied[0] == '\0') {
 		snprintf(buf, len, "Access-Control-Request-Headers is longer "
 		    "than %d bytes", CORS_REQUEST_HEADERS_MAX);
+	} else if (!token_valid(r->denied, strlen(r->denied))) {
+		snprintf(buf, len, "'%s' in Access-Control-Request-Headers "
+		    "is not a valid header name", r->denied);
 	} else {
 		snprintf(buf, len, "header '%s' is not allowed by policy "
 		    "'%s'", r->denied, name);

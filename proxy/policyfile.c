@@ -240,6 +240,28 @@ policyfile_set_max_age(struct schema_ctx *ctx, const struct schema_key *k,
 }
 
 
+/* Returns true when a regex has an upper-case letter that is not part
+ * of an escape such as \\D or \\S and the regex does not start with
+ * (?i): it can never match the lower-cased origin it is given. */
+static bool
+policyfile_regex_has_upper(const char *re)
+{
+	const char	*s;
+
+	if (strncmp(re, "(?i", 3) == 0 || strncmp(re, "^(?i", 4) == 0) {
+		return false;
+	}
+	for (s = re; *s != '\0'; s++) {
+		if (*s == '\\' && s[1] != '\0') {
+			s++;
+		} else if (*s >= 'A' && *s <= 'Z') {
+			return true;
+		}
+	}
+	return false;
+}
+
+
 static int
 policyfile_add_regex(struct schema_ctx *ctx, const struct yamltree_node *item,
     struct origin_pattern *o)
@@ -260,6 +282,12 @@ policyfile_add_regex(struct schema_ctx *ctx, const struct yamltree_node *item,
 	    sizeof(errbuf)) == -1) {
 		diag_error(ctx->diag, &d.regex->mark, "bad %s", errbuf);
 		return -1;
+	}
+	if (policyfile_regex_has_upper(d.regex->text)) {
+		diag_warning(ctx->diag, &d.regex->mark, "regex '%s' has "
+		    "upper-case letters, but origins are matched lower-cased: "
+		    "write it in lower case or start it with (?i)",
+		    d.regex->text);
 	}
 	return 0;
 }

@@ -291,6 +291,8 @@ test('explain suggests no change for a header name that is not a token', T,
 
 	assert.equal(r.code, 1, r.stdout + r.stderr);
 	assert.match(r.stdout, /^preflight: denied$/m);
+	assert.match(r.stdout, new RegExp("^reason: +'x\\(b' in " +
+	    'Access-Control-Request-Headers is not a valid header name$', 'm'));
 	assert.match(r.stdout,
 	    /^no policy change allows it: 'x\(b' is not a valid header name$/m);
 	assert.doesNotMatch(r.stdout, /to allow it|allow_headers/);

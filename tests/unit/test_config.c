@@ -492,11 +492,15 @@ Test(config, risky_origins_and_long_max_age_warn)
 	    "config/good-warnings.yaml:10:14: warning: max_age 10000 is "
 	    "longer than Chromium keeps a preflight: it caps it at 7200 "
 	    "seconds\n"
-	    "config/good-warnings.yaml:13:14: warning: max_age 100000 is "
+	    "config/good-warnings.yaml:14:16: warning: regex "
+	    "'^https://App\\.example\\.com$' has upper-case letters, but "
+	    "origins are matched lower-cased: write it in lower case or "
+	    "start it with (?i)\n"
+	    "config/good-warnings.yaml:17:14: warning: max_age 100000 is "
 	    "longer than any browser keeps a preflight: Firefox caps it at "
 	    "86400 seconds and Chromium at 7200\n"
-	    "config/good-warnings.yaml:16:5: warning: route '/api/' is never "
-	    "used: the route '/' at line 15 comes first and takes all its "
+	    "config/good-warnings.yaml:20:5: warning: route '/api/' is never "
+	    "used: the route '/' at line 19 comes first and takes all its "
 	    "requests\n");
 }
 
