@@ -84,6 +84,9 @@ struct client_request {
 	int			 minor;
 	struct head		 head;
 	bool			 has_length;	/* Content-Length added */
+	bool			 add_length;	/* client_reply() writes
+						 * Content-Length: length */
+	size_t			 length;
 	bool			 has_date;
 	struct evbuffer		*body;
 	bool			 keepalive;
@@ -1016,15 +1019,26 @@ client_write_status(struct evbuffer *out, int status, const char *reason)
 }
 
 
+/* The fields added one by one come first, then the caller's lines:
+ * the caller formatted the rest of the head after those. */
 static void
-client_write_head(struct client_request *r, int status, const char *reason)
+client_write_head(struct client_request *r, int status, const char *reason,
+    const char *lines, size_t len)
 {
 	struct client_conn	*c = r->conn;
 	struct evbuffer		*out = c->out;
 
 	client_write_status(out, status, reason != NULL ? reason :
 	    client_reason(status));
-	evbuffer_add_buffer(out, c->fields);
+	if (evbuffer_get_length(c->fields) > 0) {
+		evbuffer_add_buffer(out, c->fields);
+	}
+	if (len > 0) {
+		evbuffer_add(out, lines, len);
+	}
+	if (r->add_length) {
+		headers_add_number(out, "Content-Length", r->length);
+	}
 	if (!r->has_date) {
 		headers_add(out, "Date", client_date(c->server));
 	}
@@ -1043,6 +1057,14 @@ client_write_head(struct client_request *r, int status, const char *reason)
 void
 client_reply_start(struct client_request *r, int status, const char *reason)
 {
+	client_reply_start_lines(r, status, reason, NULL, 0);
+}
+
+
+void
+client_reply_start_lines(struct client_request *r, int status,
+    const char *reason, const char *lines, size_t len)
+{
 	bool	 has_length;
 
 	has_length = r->has_length;
@@ -1058,7 +1080,7 @@ client_reply_start(struct client_request *r, int status, const char *reason)
 		}
 	}
 	r->started = true;
-	client_write_head(r, status, reason);
+	client_write_head(r, status, reason, lines, len);
 	client_flush_soon(r->conn);
 }
 
@@ -1118,13 +1140,21 @@ void
 client_reply(struct client_request *r, int status, const char *reason,
     struct evbuffer *body)
 {
+	client_reply_lines(r, status, reason, NULL, 0, body);
+}
+
+
+void
+client_reply_lines(struct client_request *r, int status, const char *reason,
+    const char *lines, size_t len, struct evbuffer *body)
+{
 	if ((client_status_has_body(r, status) || r->is_head) &&
 	    !r->has_length) {
-		headers_add_number(r->conn->fields, "Content-Length",
-		    body != NULL ? evbuffer_get_length(body) : 0);
+		r->add_length = true;
+		r->length = body != NULL ? evbuffer_get_length(body) : 0;
 		r->has_length = true;
 	}
-	client_reply_start(r, status, reason);
+	client_reply_start_lines(r, status, reason, lines, len);
 	if (body != NULL) {
 		client_reply_chunk(r, body);
 	}

@@ -95,6 +95,16 @@ void		 client_reply(struct client_request *, int status,
 void		 client_reply_start(struct client_request *, int status,
 		    const char *reason);
 
+/* The same two, with len bytes of whole "name: value\r\n" lines (none
+ * of them Content-Length or Date) that the caller formatted, written
+ * after the fields added one by one and straight into the output. */
+void		 client_reply_lines(struct client_request *, int status,
+		    const char *reason, const char *lines, size_t len,
+		    struct evbuffer *body);
+void		 client_reply_start_lines(struct client_request *,
+		    int status, const char *reason, const char *lines,
+		    size_t len);
+
 /* Moves data into the response body (data is drained). */
 void		 client_reply_chunk(struct client_request *,
 		    struct evbuffer *data);

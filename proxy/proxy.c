@@ -269,9 +269,12 @@ exchange_client_closed(struct client_request *client, void *arg)
 
 /*
  * Response header lines gathered in a buffer and handed to the client
- * module in one piece rather than a call and a buffer append each: a
- * response is mostly its head.  Content-Length and Date, which the
- * client module tracks, go through client_response_add().
+ * module in one piece with the reply (client_reply_lines() and
+ * client_reply_start_lines()), which writes them straight into the
+ * output: a response is mostly its head.  Content-Length and Date,
+ * which the client module tracks, and lines that no longer fit go
+ * ahead through the fields added one by one, which the head carries
+ * first, so the order stays as added.
  */
 struct proxy_lines {
 	struct client_request	*client;
@@ -340,7 +343,6 @@ exchange_reply(struct exchange *ex, int status, const char *reason,
 		proxy_lines_add(&lines, HEADERS_OTHER, "Content-Type",
 		    content_type);
 	}
-	proxy_lines_flush(&lines);
 	if (body != NULL && (buf = evbuffer_new()) != NULL) {
 		evbuffer_add(buf, body, strlen(body));
 		ex->bytes = strlen(body);
@@ -348,7 +350,7 @@ exchange_reply(struct exchange *ex, int status, const char *reason,
 	ex->status = status;
 	client_set_close_cb(client, NULL, NULL);
 	exchange_log(ex, client_request_target(client));
-	client_reply(client, status, reason, buf);
+	client_reply_lines(client, status, reason, lines.buf, lines.len, buf);
 	if (buf != NULL) {
 		evbuffer_free(buf);
 	}
@@ -584,7 +586,7 @@ proxy_vary_add(char *buf, size_t len, const char *value)
 /* Lists the response's header names, for expose "*" with credentials,
  * where a literal "*" would not be honoured by browsers. */
 static void
-exchange_expose_all(struct exchange *ex, const struct head *in)
+exchange_expose_all(const struct head *in, struct proxy_lines *l)
 {
 	const struct evkeyval	*h;
 	char			 names[2048] = "";
@@ -598,7 +600,7 @@ exchange_expose_all(struct exchange *ex, const struct head *in)
 		}
 	}
 	if (names[0] != '\0') {
-		client_response_add(ex->client,
+		proxy_lines_add(l, HEADERS_AC_OTHER,
 		    "Access-Control-Expose-Headers", names);
 	}
 }
@@ -627,12 +629,12 @@ proxy_skip_response_header(const struct head *in, const char *name,
  * replaced by the policy's answer, Origin merged into one Vary.
  */
 static void
-exchange_copy_response_headers(struct exchange *ex, const struct head *in)
+exchange_copy_response_headers(struct exchange *ex, const struct head *in,
+    struct proxy_lines *lines)
 {
 	const struct evkeyval	*h;
 	bool			 strip_cors, fits = true;
 	char			 vary[1024] = "";
-	struct proxy_lines	 lines = { .client = ex->client };
 
 	/* In report mode an origin no policy knows gets the backend's own
 	 * answer, as if the proxy were not there. */
@@ -645,15 +647,14 @@ exchange_copy_response_headers(struct exchange *ex, const struct head *in)
 			fits &= proxy_vary_add(vary, sizeof(vary), h->value);
 		}
 		if (!proxy_skip_response_header(in, h->key, n, strip_cors)) {
-			proxy_lines_add(&lines, n, h->key, h->value);
+			proxy_lines_add(lines, n, h->key, h->value);
 		}
 	}
 	if (strip_cors) {
-		exchange_add_cors_headers(ex, &lines);
+		exchange_add_cors_headers(ex, lines);
 	}
-	proxy_lines_flush(&lines);
 	if (strip_cors && ex->cors.expose_all) {
-		exchange_expose_all(ex, in);
+		exchange_expose_all(in, lines);
 	}
 	if (!ex->preflight_forwarded) {
 		fits &= proxy_vary_add(vary, sizeof(vary), "Origin");
@@ -661,7 +662,7 @@ exchange_copy_response_headers(struct exchange *ex, const struct head *in)
 	/* A Vary too long to merge must not lose Origin: "*" keeps every
 	 * cache from reusing the response at all. */
 	if (vary[0] != '\0' || !fits) {
-		client_response_add(ex->client, "Vary", fits ? vary : "*");
+		proxy_lines_add(lines, HEADERS_VARY, "Vary", fits ? vary : "*");
 	}
 }
 
@@ -670,13 +671,15 @@ static void
 exchange_upstream_headers(void *arg, int status, const char *reason,
     const struct head *headers)
 {
-	struct exchange	*ex = arg;
+	struct exchange		*ex = arg;
+	struct proxy_lines	 lines = { .client = ex->client };
 
-	exchange_copy_response_headers(ex, headers);
+	exchange_copy_response_headers(ex, headers, &lines);
 	ex->status = status;
 	ex->reply_started = true;
 	client_set_drained_cb(ex->client, exchange_client_drained, ex);
-	client_reply_start(ex->client, status, reason);
+	client_reply_start_lines(ex->client, status, reason, lines.buf,
+	    lines.len);
 }
 
 
