@@ -594,10 +594,39 @@ cors_fix_list(char *buf, size_t len, const char *key,
  * listing the name, or "*", changes nothing.  Writes why into the
  * note and returns true for such a request.
  */
+/* An Origin that no origin pattern can list: not scheme://host[:port]
+ * as browsers serialize one, or itself a pattern ("*", "host:*"). */
 static bool
-cors_fix_malformed(const struct cors_result *r, struct cors_fix *fix)
+cors_fix_bad_origin(const char *origin, int olen, struct cors_fix *fix)
+{
+	struct origin_pattern	 o;
+	char			 err[256];
+	bool			 bad;
+
+	memset(&o, 0, sizeof(o));
+	bad = origin_pattern_parse(&o, origin, err, sizeof(err)) == -1 ||
+	    (o.kind != ORIGIN_EXACT && o.kind != ORIGIN_NULL) ||
+	    o.port == ORIGIN_PORT_ANY;
+	origin_pattern_clear(&o);
+	if (bad) {
+		snprintf(fix->note, sizeof(fix->note), "'%.*s' is not "
+		    "scheme://host[:port] as browsers send an origin, so no "
+		    "origin pattern can list it; only a regex origin could "
+		    "match it", olen, origin);
+	}
+	return bad;
+}
+
+
+static bool
+cors_fix_malformed(const struct cors_result *r, const char *origin,
+    int olen, struct cors_fix *fix)
 {
 	const char	*what;
+
+	if (r->reason == CORS_REASON_ORIGIN) {
+		return cors_fix_bad_origin(origin, olen, fix);
+	}
 
 	if (r->reason == CORS_REASON_HEADER && r->denied[0] == '\0') {
 		snprintf(fix->note, sizeof(fix->note), "no policy change "
@@ -649,12 +678,17 @@ cors_fix_text(const struct policy_set *set, const size_t *indexes,
 		snprintf(fix->where, sizeof(fix->where), "the policies of %s",
 		    set->file != NULL ? set->file : "the configuration");
 	}
-	if (cors_fix_malformed(r, fix)) {
+	if (cors_fix_malformed(r, origin, olen, fix)) {
 		fix->change[0] = '\0';
 		return;
 	}
 	switch (r->reason) {
 	case CORS_REASON_ORIGIN:
+		/* Unquoted, YAML would read null as no value at all. */
+		if (strcmp(origin, "null") == 0) {
+			origin = "\"null\"";
+			olen = 6;
+		}
 		snprintf(fix->change, sizeof(fix->change), p != NULL ?
 		    "origins:\n  - %.*s" :
 		    "policies:\n  - name: allowed\n    origins: [%.*s]",

@@ -86,6 +86,36 @@ test('the change explain suggests for a method makes it allowed', T,
 	assert.equal(allowed.code, 0, allowed.stdout + allowed.stderr);
 });
 
+test('the origin explain suggests for null, added as written, allows it',
+    T, async (t) => {
+	const file = writePolicies(t);
+	const denied = await h.runCli(['explain', '-p', file, '--origin',
+	    'null']);
+	const item = /^ {6}(- .*)$/m.exec(denied.stdout);
+
+	assert.equal(denied.code, 1, denied.stdout + denied.stderr);
+	assert.ok(item, denied.stdout);
+	assert.equal(item[1], '- "null"');
+	fs.writeFileSync(file, POLICIES.replace(
+	    '      - https://app.example.com\n',
+	    '      - https://app.example.com\n      ' + item[1] + '\n'));
+	const allowed = await h.runCli(['explain', '-p', file, '--origin',
+	    'null']);
+	assert.equal(allowed.code, 0, allowed.stdout + allowed.stderr);
+	assert.match(allowed.stdout, /^ {2}Access-Control-Allow-Origin: null$/m);
+});
+
+test('explain suggests no origin for an Origin with a path', T,
+    async (t) => {
+	const file = writePolicies(t);
+	const r = await h.runCli(['explain', '-p', file, '--origin',
+	    'https://new.example.com/app']);
+
+	assert.equal(r.code, 1, r.stdout + r.stderr);
+	assert.match(r.stdout, /is not scheme:\/\/host\[:port\] as browsers send/);
+	assert.doesNotMatch(r.stdout, /to allow it|origins:/);
+});
+
 test('explain suggests adding an unknown origin to the first policy', T,
     async (t) => {
 	const file = writePolicies(t);

@@ -673,6 +673,19 @@ static const struct fix_case fix_cases[] = {
 	{ "unknown_origin_is_added_to_the_first_policy", S_MAIN,
 	    only_app_partner, 2, ACTUAL("GET", "https://evil.com"), true,
 	    "origins:\n  - https://evil.com", "" },
+	{ "null_is_added_quoted_or_yaml_reads_no_value", S_MAIN,
+	    only_app_partner, 2, ACTUAL("GET", "null"), true,
+	    "origins:\n  - \"null\"", "" },
+	{ "an_origin_with_a_path_gets_no_change", S_MAIN, only_app_partner,
+	    2, ACTUAL("GET", "https://evil.com/x"), true, "",
+	    "'https://evil.com/x' is not scheme://host[:port] as browsers "
+	    "send an origin, so no origin pattern can list it; only a regex "
+	    "origin could match it" },
+	{ "a_pattern_sent_as_an_origin_gets_no_change", S_MAIN,
+	    only_app_partner, 2, ACTUAL("GET", "http://localhost:*"), true,
+	    "", "'http://localhost:*' is not scheme://host[:port] as "
+	    "browsers send an origin, so no origin pattern can list it; "
+	    "only a regex origin could match it" },
 	{ "unlisted_method_is_appended", S_MAIN, NULL, 0,
 	    PREFLIGHT("https://app.example.com", "PATCHY", NULL), false,
 	    "allow_methods: [GET, POST, PUT, DELETE, PATCH, PATCHY]", "" },
