@@ -145,6 +145,8 @@ struct client_server {
 							 * after each reply */
 	bool				  metered;	/* counted in
 							 * /metrics */
+	bool				  reading;	/* in a client's
+							 * event callback */
 	struct event			 *resume;	/* accept again */
 	TAILQ_HEAD(, client_conn)	  conns;
 	size_t				  nconns;
@@ -765,6 +767,7 @@ static void
 client_io_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct client_conn	*c = arg;
+	struct client_server	*s = c->server;
 
 	(void)fd;
 
@@ -775,7 +778,10 @@ client_io_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if ((what & EV_READ) && !c->read_paused) {
+		/* c may be freed inside; s outlives it. */
+		s->reading = true;
 		client_on_read(c);
+		s->reading = false;
 	}
 }
 
@@ -1118,6 +1124,18 @@ client_reply_end(struct client_request *r)
 	}
 	r->close_cb = NULL;
 	r->drained_cb = NULL;
+	/*
+	 * A response that came from elsewhere (an upstream) is complete:
+	 * out it goes in one write, so the client and the backend behind
+	 * it get on with the next request while the loop serves the other
+	 * connections.  One answered while client requests are being read
+	 * (a preflight) waits for the end of that round, which answers
+	 * more requests per wakeup.  Errors, lingering and timers are the
+	 * loop's, through client_flush().
+	 */
+	if (!c->server->reading) {
+		(void)sockio_write(c->fd, c->out, CLIENT_IO_MAX);
+	}
 	client_flush_soon(c);
 	if (r->close_after || !r->keepalive) {
 		c->read_paused = true;
