@@ -93,6 +93,19 @@ async function refusedProxy(t) {
 	return h.startProxy(['-u', `http://127.0.0.1:${port}`], { t });
 }
 
+/* A config for upstream with one timeout set, allowing the development
+ * origins with credentials. */
+function timeoutConfig(t, upstream, timeout) {
+	return h.writeConfig(h.tempDir(t), `
+upstream: ${upstream}
+timeouts: { ${timeout} }
+policies:
+  - name: dev
+    origins: ["http://localhost:*"]
+    allow_credentials: true
+`);
+}
+
 function assertJsonError(res, status) {
 	assert.equal(res.status, status, res.statusLine);
 	assert.match(h.getHeader(res, 'content-type') || '',
@@ -154,15 +167,7 @@ test('keeps answering after an upstream refused', T, async (t) => {
 test('answers 504 with JSON and CORS when the upstream is too slow', T,
     async (t) => {
 	const backend = await h.backendFor(t);
-	const dir = h.tempDir(t);
-	const file = h.writeConfig(dir, `
-upstream: ${backend.url}
-timeouts: { upstream_read: 300ms }
-policies:
-  - name: dev
-    origins: ["http://localhost:*"]
-    allow_credentials: true
-`);
+	const file = timeoutConfig(t, backend.url, 'upstream_read: 300ms');
 	const proxy = await h.startProxy(['-c', file], { t });
 	const start = Date.now();
 	const res = await h.request(proxy.port, { target: '/slow?ms=3000',
@@ -184,15 +189,8 @@ policies:
 test('answers 502 with JSON and CORS when the upstream does not answer ' +
     'within upstream_connect', T, async (t) => {
 	const port = await unansweredPort(t);
-	const dir = h.tempDir(t);
-	const file = h.writeConfig(dir, `
-upstream: http://127.0.0.1:${port}
-timeouts: { upstream_connect: 300ms }
-policies:
-  - name: dev
-    origins: ["http://localhost:*"]
-    allow_credentials: true
-`);
+	const file = timeoutConfig(t, `http://127.0.0.1:${port}`,
+	    'upstream_connect: 300ms');
 	const proxy = await h.startProxy(['-c', file], { t });
 	const start = Date.now();
 	const res = await h.request(proxy.port, { target: '/echo/unanswered',
